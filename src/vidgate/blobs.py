@@ -1,0 +1,121 @@
+"""Blob storage in the data dir, and the signed, expiring URLs that serve it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+__all__ = ["BlobStore", "SignatureError", "SignedUrl", "load_secret"]
+
+MEDIA_PREFIX = "/v1/media/"
+
+
+class SignatureError(Exception):
+    """A media URL whose signature is bad or altered (`expired` False) or out of date."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    url: str
+    expires_at: int
+
+
+def load_secret(data_dir: Path, configured: str | None) -> bytes:
+    """The signing secret: the configured one, else one kept in the data dir (mode 0600)."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+class BlobStore:
+    """Files kept by id under one directory, written atomically."""
+
+    def __init__(self, root: Path, secret: bytes, base_url: str) -> None:
+        self.root = root
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        if not blob_id or "/" in blob_id or blob_id.startswith("."):
+            raise ValueError(f"bad blob id {blob_id!r}")
+        return self.root / hashlib.sha256(blob_id.encode()).hexdigest()[:2] / blob_id
+
+    def staging(self, blob_id: str, suffix: str = "") -> Path:
+        """A fresh scratch path on the same filesystem, to write before `commit`."""
+        return self.root / "tmp" / f"{blob_id}.{secrets.token_hex(4)}{suffix}"
+
+    def commit(self, staged: Path, blob_id: str) -> Path:
+        """Move a fully written file into place; readers never see a partial blob."""
+        target = self.path(blob_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        return target
+
+    def put_bytes(self, blob_id: str, data: bytes) -> Path:
+        staged = self.staging(blob_id)
+        staged.write_bytes(data)
+        return self.commit(staged, blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def delete(self, blob_id: str) -> None:
+        self.path(blob_id).unlink(missing_ok=True)
+
+    def clear_staging(self) -> None:
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def _signature(self, name: str, expires: int) -> str:
+        mac = hmac.new(self.secret, f"{name}:{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def sign(self, name: str, ttl: int, now: float | None = None) -> SignedUrl:
+        """An absolute URL for `name` (a blob id with extension) that expires after `ttl` s."""
+        expires = int((now if now is not None else time.time()) + ttl)
+        query = urlencode({"expires": expires, "signature": self._signature(name, expires)})
+        return SignedUrl(f"{self.base_url}{MEDIA_PREFIX}{name}?{query}", expires)
+
+    def verify(self, name: str, expires: str | None, signature: str | None) -> None:
+        """Raise SignatureError unless the signature matches and is still in date."""
+        if not expires or not signature or not expires.isdigit():
+            raise SignatureError("The media URL is missing its expires or signature parameter.")
+        expected = self._signature(name, int(expires))
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureError("The media URL's signature does not match.")
+        if int(expires) < time.time():
+            raise SignatureError(
+                "The media URL has expired; fetch the task again for a fresh URL.", expired=True
+            )
+
+    def resolve_own_url(self, url: str) -> str | None:
+        """The blob name behind one of this gateway's validly signed URLs, else None."""
+        parts = urlsplit(url)
+        if not parts.path.startswith(MEDIA_PREFIX):
+            return None
+        name = parts.path[len(MEDIA_PREFIX) :]
+        query = parse_qs(parts.query)
+        try:
+            self.verify(name, query.get("expires", [None])[0], query.get("signature", [None])[0])
+        except SignatureError:
+            return None
+        return name

@@ -1,0 +1,129 @@
+"""`vidgate`: serve the gateway, run workers and manage keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from vidgate import __version__
+from vidgate.keys import create_key, list_keys
+from vidgate.runtime import Runtime
+from vidgate.settings import Settings
+from vidgate.store import Store
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from vidgate.server.app import create_app
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = Settings(**overrides)
+    print(
+        f"vidgate {__version__}: data dir {settings.data_dir}, store "
+        f"{'sqlite' if settings.database_url is None else settings.database.split(':')[0]}, "
+        f"listening on http://{settings.host}:{settings.port}",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+async def _worker(settings: Settings) -> None:
+    runtime = await Runtime.open(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runtime.engine.start()
+    print(f"vidgate worker {runtime.engine.worker} running", file=sys.stderr)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.close()
+
+
+async def _keys_create(name: str, quota: float | None) -> str:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    try:
+        await store.open()
+        return (await create_key(store, name, quota)).key
+    finally:
+        await store.close()
+
+
+async def _keys_list() -> list[str]:
+    settings = Settings()
+    store = Store(settings.database)
+    try:
+        await store.open()
+        rows = await list_keys(store)
+    finally:
+        await store.close()
+    lines = []
+    for row in rows:
+        quota = "unlimited" if row["quota_seconds"] is None else f"{row['quota_seconds']:g}s"
+        lines.append(
+            f"{row['id']}\t{row['name']}\t{row['prefix']}…\tquota={quota}\t"
+            f"used={row['used_seconds']:g}s\treserved={row['reserved_seconds']:g}s"
+        )
+    return lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidgate", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vidgate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (and run the engine in-process)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or VIDGATE_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000, or VIDGATE_PORT)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+
+    commands.add_parser("worker", help="run the engine without the API, for separate processes")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key and print it alone on stdout")
+    create.add_argument("--name", required=True, help="a label for the key")
+    create.add_argument(
+        "--quota", type=float, help="seconds of output video it may render (default unlimited)"
+    )
+    key_commands.add_parser("list", help="list keys (never their secrets)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "worker":
+        asyncio.run(_worker(Settings()))
+        return 0
+    if args.keys_command == "create":
+        if args.quota is not None and args.quota < 0:
+            print("Error: --quota must be zero or more seconds", file=sys.stderr)
+            return 2
+        print(asyncio.run(_keys_create(args.name, args.quota)))
+        return 0
+    for line in asyncio.run(_keys_list()):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Input media for a request: fetched, size-checked, identified and kept as blobs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote_to_bytes
+
+import av
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from vidgate.blobs import BlobStore
+from vidgate.errors import InvalidRequest
+from vidgate.ids import new_id
+from vidgate.netguard import BlockedAddress, GuardedFetcher
+
+__all__ = ["INPUT_FIELDS", "InputFetcher", "MediaKind", "StoredInput", "probe_media"]
+
+MediaKind = Literal["image", "video"]
+
+INPUT_FIELDS: dict[str, tuple[MediaKind, ...]] = {
+    "img_url": ("image",),
+    "first_frame_url": ("image",),
+    "last_frame_url": ("image",),
+    "mask_image_url": ("image",),
+    "reference_urls": ("image", "video"),
+    "ref_images_url": ("image",),
+    "video_url": ("video",),
+    "mask_video_url": ("video",),
+}
+MAX_INPUT_VIDEO_SECONDS = 120.0
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """An input kept in the blob store."""
+
+    blob: str
+    kind: MediaKind
+    duration: float = 0.0
+
+
+def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
+    """Identify an image or a video file: its kind, file extension and duration in seconds."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+            return "image", EXTENSIONS.get(image.format or "", ".img"), 0.0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        pass
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                return None
+            stream = streams[0]
+            if container.duration is not None:
+                seconds = container.duration / 1_000_000
+            elif stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = 0.0
+            return "video", ".mp4", seconds
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+
+
+def _decode_data_url(url: str, field: str) -> bytes:
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise InvalidRequest(f"{field} is not a valid data: URL.", param=field)
+    try:
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=True)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(f"{field} has invalid base64 data.", param=field) from exc
+
+
+class InputFetcher:
+    """Turns each input URL of a request into a stored, identified blob."""
+
+    def __init__(self, blobs: BlobStore, fetcher: GuardedFetcher, max_bytes: int) -> None:
+        self.blobs = blobs
+        self.fetcher = fetcher
+        self.max_bytes = max_bytes
+
+    def _too_large(self, field: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"{field} is larger than the {self.max_bytes} byte limit for inputs.",
+            param=field,
+            code="input_too_large",
+        )
+
+    async def _download(self, url: str, field: str, staged: Path) -> None:
+        try:
+            response = await asyncio.wait_for(self.fetcher.open(url), self.fetcher.timeout)
+        except BlockedAddress as exc:
+            raise InvalidRequest(f"{field} cannot be fetched: {exc}.", param=field) from exc
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise InvalidRequest(
+                f"{field} is unreachable: {type(exc).__name__}.",
+                param=field,
+                code="input_unreachable",
+            ) from exc
+        try:
+            if response.status_code != 200:
+                raise InvalidRequest(
+                    f"{field} answered HTTP {response.status_code}.",
+                    param=field,
+                    code="input_unreachable",
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise self._too_large(field)
+            size = 0
+            with staged.open("wb") as handle:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise self._too_large(field)
+                    handle.write(chunk)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise InvalidRequest(
+                f"{field} could not be read: {type(exc).__name__}.",
+                param=field,
+                code="input_unreachable",
+            ) from exc
+        finally:
+            await response.aclose()
+
+    async def store(self, url: str, field: str, kinds: tuple[MediaKind, ...]) -> StoredInput:
+        """Fetch one input and keep it; a 400 naming the field on any problem."""
+        own = self.blobs.resolve_own_url(url)
+        blob_id = new_id("input")
+        staged = self.blobs.staging(blob_id)
+        try:
+            if own is not None:
+                source = self.blobs.path(own)
+                if not source.is_file():
+                    raise InvalidRequest(f"{field} refers to a file that is gone.", param=field)
+                staged.write_bytes(source.read_bytes())
+            elif url.startswith("data:"):
+                data = _decode_data_url(url, field)
+                if len(data) > self.max_bytes:
+                    raise self._too_large(field)
+                staged.write_bytes(data)
+            elif url.startswith(("http://", "https://")):
+                await self._download(url, field, staged)
+            else:
+                raise InvalidRequest(
+                    f"{field} must be an http(s) URL, a data: URL or an uploaded file's URL.",
+                    param=field,
+                )
+            probed = await asyncio.to_thread(probe_media, staged)
+            if probed is None or probed[0] not in kinds:
+                wanted = " or ".join(kinds)
+                raise InvalidRequest(f"{field} is not a readable {wanted}.", param=field)
+            kind, extension, seconds = probed
+            if seconds > MAX_INPUT_VIDEO_SECONDS:
+                raise InvalidRequest(
+                    f"{field} is {seconds:.1f} s long; inputs may last "
+                    f"{MAX_INPUT_VIDEO_SECONDS:.0f} s at most.",
+                    param=field,
+                )
+            name = blob_id + extension
+            self.blobs.commit(staged, name)
+            return StoredInput(name, kind, seconds)
+        finally:
+            staged.unlink(missing_ok=True)
+
+
+def content_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,94 @@
+"""The local renderer as a provider: real MP4 on this machine, no keys, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from pathlib import Path
+
+from vidgate.providers.base import Job, ProviderError, ProviderLimits, Rendered, ReportProgress
+from vidgate.providers.local.render import render_video
+from vidgate.providers.local.spec import RenderCancelled, RenderSpec
+
+__all__ = ["LocalProvider", "spec_for"]
+
+
+def _first(job: Job, field: str) -> Path | None:
+    paths = job.inputs.get(field) or []
+    return paths[0] if paths else None
+
+
+def spec_for(job: Job) -> RenderSpec:
+    """Translate a job into the renderer's terms."""
+    references = job.inputs.get("reference_urls", []) + job.inputs.get("ref_images_url", [])
+    videos = tuple(p for p in references if p.suffix == ".mp4")
+    images = tuple(p for p in references if p.suffix != ".mp4")
+    return RenderSpec(
+        mode=job.mode,
+        prompt=job.prompt,
+        width=job.width,
+        height=job.height,
+        fps=job.fps,
+        duration=job.duration,
+        seed=job.seed,
+        model=job.model,
+        negative_prompt=job.request.get("negative_prompt"),
+        function=job.request.get("function"),
+        image=_first(job, "img_url"),
+        first_frame=_first(job, "first_frame_url"),
+        last_frame=_first(job, "last_frame_url"),
+        reference_images=images,
+        reference_videos=videos,
+        video=_first(job, "video_url"),
+        mask_image=_first(job, "mask_image_url"),
+        mask_video=_first(job, "mask_video_url"),
+        params=dict(job.request.get("vace") or {}),
+    )
+
+
+class LocalProvider:
+    """Renders with PyAV in worker threads, one thread per running job."""
+
+    name = "local"
+
+    def __init__(self, concurrency: int = 2) -> None:
+        self.limits = ProviderLimits(
+            concurrency=concurrency, poll_interval=1.0, can_cancel_running=True
+        )
+
+    async def run(self, job: Job, out_path: Path, report: ReportProgress) -> Rendered:
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        updates: asyncio.Queue[int] = asyncio.Queue()
+
+        def on_progress(percent: int) -> None:
+            loop.call_soon_threadsafe(updates.put_nowait, percent)
+
+        async def forward() -> None:
+            while True:
+                await report(await updates.get())
+
+        forwarder = asyncio.create_task(forward())
+        worker = asyncio.ensure_future(
+            asyncio.to_thread(render_video, spec_for(job), out_path, on_progress, stop.is_set)
+        )
+        try:
+            info = await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(RenderCancelled, ValueError):
+                await worker
+            raise
+        except ValueError as exc:
+            raise ProviderError("invalid_input", str(exc)) from exc
+        finally:
+            forwarder.cancel()
+        return Rendered(
+            path=out_path,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            duration=info.duration,
+            input_video_duration=info.input_video_duration,
+        )

@@ -1,0 +1,58 @@
+"""Assembling a running gateway or worker from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vidgate.blobs import BlobStore, load_secret
+from vidgate.engine import Engine
+from vidgate.inputs import InputFetcher
+from vidgate.netguard import GuardedFetcher
+from vidgate.notifier import Notifier
+from vidgate.providers.base import Provider
+from vidgate.providers.local.provider import LocalProvider
+from vidgate.service import Gateway
+from vidgate.settings import Settings
+from vidgate.store import Store
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """The store, blobs, service and engine of one process, opened and closed together."""
+
+    settings: Settings
+    store: Store
+    gateway: Gateway
+    engine: Engine
+    fetcher: GuardedFetcher
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.database)
+        await store.open()
+        blobs = BlobStore(
+            settings.blob_dir,
+            load_secret(settings.data_dir, settings.secret_key),
+            settings.base_url,
+        )
+        fetcher = GuardedFetcher(settings.allow_networks, settings.input_fetch_timeout)
+        providers: dict[str, Provider] = {"local": LocalProvider(settings.local_concurrency)}
+        notifier = Notifier()
+        gateway = Gateway(
+            settings,
+            store,
+            blobs,
+            InputFetcher(blobs, fetcher, settings.max_input_bytes),
+            providers,
+            notifier,
+        )
+        engine = Engine(settings, store, blobs, providers, notifier)
+        return cls(settings, store, gateway, engine, fetcher)
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        await self.fetcher.aclose()
+        await self.store.close()

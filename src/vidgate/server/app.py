@@ -1,0 +1,71 @@
+"""The ASGI application: routes, error handling and the in-process engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vidgate import __version__
+from vidgate.runtime import Runtime
+from vidgate.server.errors import install_error_handlers
+from vidgate.server.routes import files, media, meta, native
+from vidgate.settings import Settings
+
+__all__ = ["create_app"]
+
+
+class RequestId:
+    """Tags every response with `x-request-id` (the client's, or a new one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next(
+            (v for k, v in scope["headers"] if k == b"x-request-id"), uuid.uuid4().hex.encode()
+        )
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id))
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway app; it opens the store and starts the engine when it starts."""
+    config = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.open(config)
+        app.state.runtime = runtime
+        app.state.gateway = runtime.gateway
+        if config.run_engine:
+            await runtime.engine.start()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await runtime.close()
+
+    app = FastAPI(
+        title="vidgate",
+        version=__version__,
+        summary="Asynchronous video-generation tasks behind one gateway.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (meta, native, files, media):
+        app.include_router(module.router)
+    app.add_middleware(RequestId)
+    return app

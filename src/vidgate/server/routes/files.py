@@ -1,0 +1,39 @@
+"""Uploads: an image or video sent as multipart, returned as a URL that requests can use."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse
+
+from vidgate.errors import InvalidRequest, PayloadTooLarge
+from vidgate.server.auth import Caller, gateway_of
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["files"])
+
+
+@router.post("/v1/files", status_code=201)
+async def upload_file(request: Request, caller: Caller) -> JSONResponse:
+    """Keep the multipart `file` part and answer with its signed URL."""
+    gateway = gateway_of(request)
+    limit = gateway.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="file")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest(
+            "Send the file as multipart/form-data in a part named file.", param="file"
+        )
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidRequest("The multipart body has no file part named file.", param="file")
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="file")
+        saved = await gateway.save_upload(
+            caller["id"], upload.filename, upload.content_type or "application/octet-stream", data
+        )
+    return JSONResponse(saved, status_code=201)

@@ -1,0 +1,45 @@
+"""Signed, expiring downloads of results and uploads; no API key needed, Range supported."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response
+
+from vidgate.blobs import SignatureError
+from vidgate.server.auth import gateway_of
+from vidgate.server.errors import error_response
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["media"])
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+}
+
+
+@router.api_route("/v1/media/{name}", methods=["GET", "HEAD"])
+async def media(request: Request, name: str) -> Response:
+    """Serve a blob when the URL's signature is valid and in date (403 bad, 410 expired)."""
+    gateway = gateway_of(request)
+    try:
+        gateway.blobs.verify(
+            name, request.query_params.get("expires"), request.query_params.get("signature")
+        )
+    except SignatureError as exc:
+        if exc.expired:
+            return error_response(410, "url_expired", str(exc))
+        return error_response(403, "invalid_signature", str(exc))
+    path = gateway.blobs.path(name)
+    if not path.is_file():
+        return error_response(410, "gone", "This file no longer exists.")
+    suffix = path.suffix.lower()
+    return FileResponse(
+        path,
+        media_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=3600"},
+    )

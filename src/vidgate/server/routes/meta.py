@@ -1,0 +1,52 @@
+"""Health, the model catalogue and the caller's account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from vidgate.catalog import MODELS
+from vidgate.server.auth import Caller, gateway_of
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["meta"])
+async def healthz(request: Request) -> JSONResponse:
+    """200 once the store is open and the engine (if any) is running."""
+    ready = getattr(request.app.state, "ready", False)
+    return JSONResponse(
+        {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/v1/models", tags=["meta"])
+async def list_models(request: Request, caller: Caller) -> JSONResponse:
+    """Every model, with its modes, durations, sizes, typical time and suggested poll interval."""
+    gateway = gateway_of(request)
+    data = []
+    for spec in MODELS.values():
+        entry = spec.describe()
+        entry["provider"] = gateway.route(spec.id)
+        data.append(entry)
+    return JSONResponse({"object": "list", "data": data})
+
+
+@router.get("/v1/account", tags=["meta"])
+async def account(request: Request, caller: Caller) -> JSONResponse:
+    """The key's quota in seconds of output video: balance, reserved and used."""
+    found = await gateway_of(request).account(caller["id"])
+    return JSONResponse(
+        {
+            "key_id": found.key_id,
+            "name": found.name,
+            "unit": "seconds",
+            "quota": found.quota,
+            "balance": found.balance,
+            "reserved": found.reserved,
+            "used": found.used,
+            "unlimited": found.quota is None,
+        }
+    )

@@ -1,0 +1,130 @@
+"""The native task API (seed 002): create, read, long-poll, sync wait, cancel and list."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.responses import JSONResponse
+
+from vidgate.dialects.native import parse_create, render_task
+from vidgate.errors import InvalidRequest
+from vidgate.models import Task
+from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.body import read_json
+from vidgate.service import Gateway, request_fingerprint
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+MAX_LONG_POLL = 120.0
+MAX_SYNC_WAIT = 300.0
+
+
+def task_response(gateway: Gateway, task: Task, status_code: int = 200) -> JSONResponse:
+    """The task JSON, with the suggested poll interval while it is not finished."""
+    headers: dict[str, str] = {}
+    if not task.status.terminal:
+        hint = gateway.poll_hint(task)
+        headers["Retry-After"] = str(max(1, math.ceil(hint)))
+        headers["openai-poll-after-ms"] = str(int(hint * 1000))
+    return JSONResponse(render_task(task), status_code=status_code, headers=headers)
+
+
+async def _submit(gateway: Gateway, request: Request, caller: Caller, body: object) -> Task:
+    video = parse_create(body)
+    key = request.headers.get("idempotency-key")
+    task, _ = await gateway.submit(
+        caller["id"],
+        video,
+        idempotency_key=key,
+        fingerprint=request_fingerprint(body) if key else None,
+    )
+    return task
+
+
+@router.post("", status_code=202)
+async def create_task(request: Request, caller: Caller) -> JSONResponse:
+    """Queue a generation task and return it at once."""
+    gateway = gateway_of(request)
+    body = await read_json(request, gateway.settings.max_body_bytes)
+    return task_response(gateway, await _submit(gateway, request, caller, body), 202)
+
+
+def _sync_timeout(body: object) -> float:
+    timeout = body.pop("timeout", 60.0) if isinstance(body, dict) else 60.0
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 <= timeout <= MAX_SYNC_WAIT
+    ):
+        raise InvalidRequest(
+            f"timeout must be a number of seconds within 0-{MAX_SYNC_WAIT:.0f}.", param="timeout"
+        )
+    return float(timeout)
+
+
+@router.post("/sync")
+async def create_task_sync(request: Request, caller: Caller) -> JSONResponse:
+    """Queue a task and wait for it: 200 with the finished task, or 202 with a poll_url."""
+    gateway = gateway_of(request)
+    body = await read_json(request, gateway.settings.max_body_bytes)
+    timeout = _sync_timeout(body)
+    task = await _submit(gateway, request, caller, body)
+    task = await gateway.wait_until_done(caller["id"], task.task_id, timeout)
+    if task.status.terminal:
+        return task_response(gateway, task)
+    poll_url = str(request.url_for("get_task", task_id=task.task_id))
+    hint = gateway.poll_hint(task)
+    return JSONResponse(
+        {"task_id": task.task_id, "status": task.status.value, "poll_url": poll_url},
+        status_code=202,
+        headers={"Retry-After": str(max(1, math.ceil(hint))), "Location": poll_url},
+    )
+
+
+@router.get("/{task_id}")
+async def get_task(
+    request: Request,
+    caller: Caller,
+    task_id: str,
+    wait: Annotated[float, Query(ge=0, le=MAX_LONG_POLL)] = 0,
+) -> JSONResponse:
+    """The task; with `wait=N`, held up to N seconds until it changes or ends."""
+    gateway = gateway_of(request)
+    if wait > 0:
+        task = await gateway.wait(caller["id"], task_id, wait)
+    else:
+        task = await gateway.get(caller["id"], task_id)
+    return task_response(gateway, task)
+
+
+@router.post("/{task_id}/cancel")
+async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """Cancel a queued task (or a running one its provider can stop); quota is refunded."""
+    gateway = gateway_of(request)
+    return task_response(gateway, await gateway.cancel(caller["id"], task_id))
+
+
+@router.get("")
+async def list_tasks(
+    request: Request,
+    caller: Caller,
+    status: str | None = None,
+    model: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: str | None = None,
+) -> Response:
+    """The caller's tasks, newest first; pass the last id as `after` for the next page."""
+    gateway = gateway_of(request)
+    page = await gateway.list(caller["id"], status=status, model=model, limit=limit, after=after)
+    data = [render_task(t) for t in page.tasks]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "has_more": page.has_more,
+            "next_after": data[-1]["task_id"] if page.has_more and data else None,
+        }
+    )

@@ -1,0 +1,438 @@
+"""The durable store: every read and every compare-and-set write of vidgate's state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from vidgate.clock import utcnow
+from vidgate.models import Status
+from vidgate.store.migrate import upgrade
+from vidgate.store.tables import api_keys, events, files, ledger, tasks
+
+__all__ = ["QuotaShort", "Store", "Transition"]
+
+Row = RowMapping
+ACTIVE = (Status.QUEUED.value, Status.PROCESSING.value)
+
+
+class Transition:
+    """What a status change does to the ledger, besides the status itself."""
+
+    SETTLE = "settle"
+    REFUND = "refund"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+class Store:
+    """One interface over SQLite (embedded) and PostgreSQL (shared by many processes)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self._write = create_async_engine(url, pool_size=1, max_overflow=0)
+            self._read = create_async_engine(url, pool_size=8, max_overflow=8)
+            event.listen(self._write.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self._read.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self._write.sync_engine, "begin", _begin_immediate)
+            event.listen(self._read.sync_engine, "begin", _begin_deferred)
+        else:
+            self._write = create_async_engine(url, pool_size=10, max_overflow=20)
+            self._read = self._write
+
+    async def open(self) -> None:
+        """Bring the schema up to date; safe to run from several processes at once."""
+        async with self._write.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        await self._write.dispose()
+        if self._read is not self._write:
+            await self._read.dispose()
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite it holds the write lock from its first statement."""
+        async with self._write.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self._read.connect() as conn:
+            yield conn
+
+    # keys
+
+    async def insert_key(self, row: Mapping[str, Any]) -> None:
+        async with self.writing() as conn:
+            await conn.execute(insert(api_keys).values(**row))
+
+    async def key_by_hash(self, key_hash: str) -> Row | None:
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(api_keys).where(
+                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                )
+            )
+            return result.mappings().first()
+
+    async def key_by_id(self, key_id: str) -> Row | None:
+        async with self.reading() as conn:
+            result = await conn.execute(select(api_keys).where(api_keys.c.id == key_id))
+            return result.mappings().first()
+
+    async def list_keys(self) -> list[Row]:
+        async with self.reading() as conn:
+            result = await conn.execute(select(api_keys).order_by(api_keys.c.created_at))
+            return list(result.mappings())
+
+    async def ledger_for(self, key_id: str) -> list[Row]:
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(ledger).where(ledger.c.key_id == key_id).order_by(ledger.c.id)
+            )
+            return list(result.mappings())
+
+    # tasks
+
+    async def insert_task(self, row: Mapping[str, Any]) -> tuple[Row, bool]:
+        """Reserve quota and insert a queued task in one transaction.
+
+        Returns the task and whether it is new; an existing task with the same idempotency
+        key is returned instead of a second one. Returns no task when the quota is short.
+        """
+        now = row["created_at"]
+        try:
+            async with self.writing() as conn:
+                existing = await self._by_idempotency(conn, row)
+                if existing is not None:
+                    return existing, False
+                seconds = row["reserved_seconds"]
+                reserved = await conn.execute(
+                    update(api_keys)
+                    .where(
+                        api_keys.c.id == row["owner_id"],
+                        or_(
+                            api_keys.c.quota_seconds.is_(None),
+                            api_keys.c.quota_seconds
+                            - api_keys.c.used_seconds
+                            - api_keys.c.reserved_seconds
+                            >= seconds,
+                        ),
+                    )
+                    .values(reserved_seconds=api_keys.c.reserved_seconds + seconds)
+                )
+                if reserved.rowcount != 1:
+                    raise QuotaShort
+                await conn.execute(insert(tasks).values(**row))
+                await conn.execute(
+                    insert(ledger).values(
+                        key_id=row["owner_id"],
+                        task_id=row["id"],
+                        kind="reserve",
+                        phase="open",
+                        seconds=seconds,
+                        created_at=now,
+                    )
+                )
+                await self._event(conn, row["id"], row["owner_id"], Status.QUEUED, 0, now)
+                stored = await self._task(conn, row["id"])
+                assert stored is not None
+                return stored, True
+        except IntegrityError:
+            if row.get("idempotency_key") is None:
+                raise
+            async with self.reading() as conn:
+                existing = await self._by_idempotency(conn, row)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _by_idempotency(self, conn: AsyncConnection, row: Mapping[str, Any]) -> Row | None:
+        if row.get("idempotency_key") is None:
+            return None
+        result = await conn.execute(
+            select(tasks).where(
+                tasks.c.owner_id == row["owner_id"],
+                tasks.c.idempotency_key == row["idempotency_key"],
+            )
+        )
+        return result.mappings().first()
+
+    async def task_by_idempotency(self, owner_id: str, key: str) -> Row | None:
+        async with self.reading() as conn:
+            return await self._by_idempotency(conn, {"owner_id": owner_id, "idempotency_key": key})
+
+    async def _task(self, conn: AsyncConnection, task_id: str) -> Row | None:
+        result = await conn.execute(select(tasks).where(tasks.c.id == task_id))
+        return result.mappings().first()
+
+    async def task(self, task_id: str, owner_id: str | None = None) -> Row | None:
+        """A task by id; with an owner, only that owner's task."""
+        query = select(tasks).where(tasks.c.id == task_id)
+        if owner_id is not None:
+            query = query.where(tasks.c.owner_id == owner_id)
+        async with self.reading() as conn:
+            result = await conn.execute(query)
+            return result.mappings().first()
+
+    async def list_tasks(
+        self,
+        owner_id: str,
+        *,
+        status: str | None,
+        model: str | None,
+        limit: int,
+        after: str | None,
+    ) -> list[Row]:
+        """The owner's tasks, newest first, starting after the cursor id."""
+        query = select(tasks).where(tasks.c.owner_id == owner_id)
+        if status is not None:
+            query = query.where(tasks.c.status == status)
+        if model is not None:
+            query = query.where(tasks.c.model == model)
+        if after is not None:
+            query = query.where(tasks.c.id < after)
+        query = query.order_by(tasks.c.id.desc()).limit(limit)
+        async with self.reading() as conn:
+            result = await conn.execute(query)
+            return list(result.mappings())
+
+    async def claim(
+        self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
+    ) -> list[Row]:
+        """Lease up to `limit` runnable tasks of one provider: queued, or orphaned by a crash."""
+        now = utcnow()
+        runnable = or_(
+            tasks.c.status == Status.QUEUED.value,
+            and_(
+                tasks.c.status == Status.PROCESSING.value,
+                tasks.c.lease_expires_at < now,
+                tasks.c.attempts < max_attempts,
+            ),
+        )
+        claimed: list[Row] = []
+        async with self.writing() as conn:
+            result = await conn.execute(
+                select(tasks.c.id, tasks.c.status)
+                .where(tasks.c.provider == provider, runnable)
+                .order_by(tasks.c.id)
+                .limit(limit)
+            )
+            for task_id, status in result.all():
+                changed = await conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id == task_id, runnable)
+                    .values(
+                        status=Status.PROCESSING.value,
+                        lease_owner=worker,
+                        lease_expires_at=now + lease,
+                        attempts=tasks.c.attempts + 1,
+                        started_at=func.coalesce(tasks.c.started_at, now),
+                        updated_at=now,
+                    )
+                )
+                if changed.rowcount != 1:
+                    continue
+                row = await self._task(conn, task_id)
+                assert row is not None
+                if status == Status.QUEUED.value:
+                    await self._event(conn, task_id, row["owner_id"], Status.PROCESSING, 0, now)
+                claimed.append(row)
+        return claimed
+
+    async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
+        """Extend a lease; False once the task is no longer this worker's to run."""
+        now = utcnow()
+        async with self.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_owner == worker,
+                )
+                .values(lease_expires_at=now + lease)
+            )
+            return result.rowcount == 1
+
+    async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
+        now = utcnow()
+        async with self.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_owner == worker,
+                    tasks.c.progress < progress,
+                )
+                .values(progress=progress, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            row = await self._task(conn, task_id)
+            assert row is not None
+            await self._event(conn, task_id, row["owner_id"], Status.PROCESSING, progress, now)
+            return True
+
+    async def transition(
+        self,
+        task_id: str,
+        *,
+        expected: Collection[Status],
+        to: Status,
+        owner_id: str | None = None,
+        worker: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        settle_seconds: float | None = None,
+    ) -> Row | None:
+        """Compare-and-set a task's status; the winner alone settles or refunds its quota.
+
+        Completion settles `settle_seconds`; failure and cancellation refund the reservation.
+        Returns the updated task, or None when the task was not in an expected status.
+        """
+        now = utcnow()
+        conditions = [
+            tasks.c.id == task_id,
+            tasks.c.status.in_([s.value for s in expected]),
+        ]
+        if owner_id is not None:
+            conditions.append(tasks.c.owner_id == owner_id)
+        if worker is not None:
+            conditions.append(tasks.c.lease_owner == worker)
+        changes: dict[str, Any] = {"status": to.value, "updated_at": now, **(values or {})}
+        if to.terminal:
+            changes.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+        async with self.writing() as conn:
+            result = await conn.execute(update(tasks).where(*conditions).values(**changes))
+            if result.rowcount != 1:
+                return None
+            row = await self._task(conn, task_id)
+            assert row is not None
+            if to.terminal:
+                await self._close_reservation(conn, row, to, settle_seconds, now)
+            await self._event(conn, task_id, row["owner_id"], to, row["progress"], now)
+            return row
+
+    async def _close_reservation(
+        self,
+        conn: AsyncConnection,
+        row: Row,
+        to: Status,
+        settle_seconds: float | None,
+        now: datetime,
+    ) -> None:
+        reserved = row["reserved_seconds"]
+        settle = to is Status.COMPLETED
+        used = (settle_seconds if settle_seconds is not None else reserved) if settle else 0.0
+        await conn.execute(
+            insert(ledger).values(
+                key_id=row["owner_id"],
+                task_id=row["id"],
+                kind=Transition.SETTLE if settle else Transition.REFUND,
+                phase="close",
+                seconds=used if settle else reserved,
+                created_at=now,
+            )
+        )
+        await conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == row["owner_id"])
+            .values(
+                reserved_seconds=api_keys.c.reserved_seconds - reserved,
+                used_seconds=api_keys.c.used_seconds + used,
+            )
+        )
+
+    async def _event(
+        self,
+        conn: AsyncConnection,
+        task_id: str,
+        owner_id: str,
+        status: Status,
+        progress: int,
+        now: datetime,
+    ) -> None:
+        kind = "task.progress" if status is Status.PROCESSING and progress else f"task.{status}"
+        await conn.execute(
+            insert(events).values(
+                task_id=task_id,
+                owner_id=owner_id,
+                type=kind,
+                status=status.value,
+                progress=progress,
+                created_at=now,
+            )
+        )
+
+    async def events_for(self, task_id: str) -> list[Row]:
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(events).where(events.c.task_id == task_id).order_by(events.c.id)
+            )
+            return list(result.mappings())
+
+    async def overdue(self, deadline: datetime, limit: int = 100) -> list[Row]:
+        """Active tasks created before the deadline."""
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(tasks)
+                .where(tasks.c.status.in_(ACTIVE), tasks.c.created_at < deadline)
+                .limit(limit)
+            )
+            return list(result.mappings())
+
+    async def exhausted(self, max_attempts: int, limit: int = 100) -> list[Row]:
+        """Orphaned tasks that have already been started `max_attempts` times."""
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(tasks)
+                .where(
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_expires_at < utcnow(),
+                    tasks.c.attempts >= max_attempts,
+                )
+                .limit(limit)
+            )
+            return list(result.mappings())
+
+    # files
+
+    async def insert_file(self, row: Mapping[str, Any]) -> None:
+        async with self.writing() as conn:
+            await conn.execute(insert(files).values(**row))
+
+    async def file(self, file_id: str) -> Row | None:
+        async with self.reading() as conn:
+            result = await conn.execute(select(files).where(files.c.id == file_id))
+            return result.mappings().first()
+
+
+class QuotaShort(Exception):
+    """Raised inside the submit transaction to roll it back."""

@@ -1,0 +1,107 @@
+"""The database schema, as SQLAlchemy Core tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["api_keys", "events", "files", "ledger", "metadata", "tasks"]
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("quota_seconds", Float, nullable=True),
+    Column("reserved_seconds", Float, nullable=False, default=0.0),
+    Column("used_seconds", Float, nullable=False, default=0.0),
+    Column("created_at", DateTime(), nullable=False),
+    Column("revoked_at", DateTime(), nullable=True),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("error", JSON, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("usage", JSON, nullable=True),
+    Column("reserved_seconds", Float, nullable=False),
+    Column("callback_url", Text, nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", DateTime(), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("started_at", DateTime(), nullable=True),
+    Column("finished_at", DateTime(), nullable=True),
+    UniqueConstraint("owner_id", "idempotency_key", name="uq_tasks_idempotency"),
+    Index("ix_tasks_owner_id", "owner_id", "id"),
+    Index("ix_tasks_claim", "status", "lease_expires_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(40), ForeignKey("tasks.id"), nullable=False),
+    Column("owner_id", String(32), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Index("ix_events_task", "task_id", "id"),
+    Index("ix_events_owner", "owner_id", "id"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("task_id", String(40), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("phase", String(6), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    UniqueConstraint("task_id", "phase", name="uq_ledger_task_phase"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner_id", String(32), nullable=True),
+    Column("purpose", String(20), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("content_type", String(100), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+)

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real gateway on loopback, keys, and media files to feed it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+
+from vidgate.keys import create_key
+from vidgate.server.app import create_app
+from vidgate.settings import Settings
+from vidgate.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningGateway:
+    """A gateway served by uvicorn in a thread, with helpers to make keys and clients."""
+
+    settings: Settings
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    def make_key(self, name: str = "test", quota: float | None = None) -> str:
+        async def make() -> str:
+            store = Store(self.settings.database)
+            try:
+                await store.open()
+                return (await create_key(store, name, quota)).key
+            finally:
+                await store.close()
+
+        return asyncio.run(make())
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
+    port = free_port()
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "host": "127.0.0.1",
+        "port": port,
+        "allow_networks": "127.0.0.0/8",
+        "lease_seconds": 3.0,
+        "engine_idle_interval": 0.1,
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.02)
+    return RunningGateway(settings, server, thread)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    running = start_gateway(tmp_path / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    started: list[RunningGateway] = []
+
+    def factory(**overrides: Any) -> RunningGateway:
+        running = start_gateway(tmp_path / f"data{len(started)}", **overrides)
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def key(gateway: RunningGateway) -> str:
+    return gateway.make_key()
+
+
+@pytest.fixture
+def api(gateway: RunningGateway, key: str) -> Iterator[httpx.Client]:
+    with gateway.client(key) as client:
+        yield client
+
+
+def png_bytes(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def wait_terminal(client: httpx.Client, task_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Long-poll a task until it ends, as a client would."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/v1/tasks/{task_id}", params={"wait": 10})
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+    raise AssertionError(f"task {task_id} did not finish in {timeout}s")
