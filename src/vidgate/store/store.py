@@ -317,6 +317,8 @@ class Store:
         Completion settles `settle_seconds`; failure and cancellation refund the reservation.
         Returns the updated task, or None when the task was not in an expected status.
         """
+        if any(status.terminal for status in expected):
+            raise ValueError("a terminal status never changes")
         now = utcnow()
         conditions = [
             tasks.c.id == task_id,

@@ -97,9 +97,8 @@ def title_overlay(prompt: str, width: int, height: int) -> Overlay | None:
             break
         size = max(smallest, int(size * 0.88))
     if len(lines) > _TITLE_MAX_LINES:
-        lines = lines[: _TITLE_MAX_LINES - 1] + [
-            ellipsize(" ".join(lines[_TITLE_MAX_LINES - 1 :]), font, max_width)
-        ]
+        rest = " ".join(lines[_TITLE_MAX_LINES - 1 :])
+        lines = [*lines[: _TITLE_MAX_LINES - 1], ellipsize(rest, font, max_width)]
     stroke = max(1, size // 14)
     line_height = _line_height(font)
     pad = stroke + 2

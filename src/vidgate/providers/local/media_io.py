@@ -130,9 +130,10 @@ class VideoReader:
         scale = max(self.width / frame.width, self.height / frame.height)
         scaled_w = max(self.width, round(frame.width * scale))
         scaled_h = max(self.height, round(frame.height * scale))
-        picture: Image.Image = frame.to_image(
-            width=scaled_w, height=scaled_h, interpolation="BILINEAR"
+        pixels = frame.to_ndarray(
+            width=scaled_w, height=scaled_h, format="rgb24", interpolation="BILINEAR"
         )
+        picture = Image.fromarray(pixels, "RGB")
         if picture.size != (self.width, self.height):
             left = (scaled_w - self.width) // 2
             top = (scaled_h - self.height) // 2

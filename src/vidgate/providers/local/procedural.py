@@ -98,18 +98,22 @@ class _Shape:
     def _coverage(
         self, xs: npt.NDArray[np.float32], ys: npt.NDArray[np.float32], moment: float
     ) -> npt.NDArray[np.float32]:
+        coverage: npt.NDArray[np.float32]
         if self.kind == "square":
             angle = self.spin * moment
             cos_a, sin_a = np.float32(math.cos(angle)), np.float32(math.sin(angle))
             along = np.abs(xs * cos_a + ys * sin_a)
             across = np.abs(ys * cos_a - xs * sin_a)
             distance = np.maximum(along, across)
-            return np.clip(np.float32(self.radius * 0.8 + 0.5) - distance, 0.0, 1.0)
+            coverage = np.clip(np.float32(self.radius * 0.8 + 0.5) - distance, 0.0, 1.0)
+            return coverage
         distance = np.sqrt(xs * xs + ys * ys)
         if self.kind == "ring":
-            half = np.float32(max(1.0, self.radius * 0.16))
-            return np.clip(half - np.abs(distance - np.float32(self.radius)) + 0.5, 0.0, 1.0)
-        return np.clip(np.float32(self.radius + 0.5) - distance, 0.0, 1.0)
+            half = np.float32(max(1.0, self.radius * 0.16) + 0.5)
+            coverage = np.clip(half - np.abs(distance - np.float32(self.radius)), 0.0, 1.0)
+        else:
+            coverage = np.clip(np.float32(self.radius + 0.5) - distance, 0.0, 1.0)
+        return coverage
 
 
 class PromptScene:
@@ -154,9 +158,7 @@ class PromptScene:
         )
         self._shapes = self._make_shapes(rng, (mid, bright, accent)) if shapes else []
 
-    def _make_shapes(
-        self, rng: np.random.Generator, colours: tuple[Colour, ...]
-    ) -> list[_Shape]:
+    def _make_shapes(self, rng: np.random.Generator, colours: tuple[Colour, ...]) -> list[_Shape]:
         width, height = self.size
         unit = min(width, height)
         shapes = []
@@ -181,9 +183,9 @@ class PromptScene:
         """The scene at frame ``index``."""
         moment = index / self.fps
         turn = self._wave_speed * moment
-        blend = 0.5 + 0.5 * (
-            self._wave_sin * np.float32(math.cos(turn)) + self._wave_cos * np.float32(math.sin(turn))
-        )
+        wave = self._wave_sin * np.float32(math.cos(turn))
+        wave += self._wave_cos * np.float32(math.sin(turn))
+        blend = 0.5 + 0.5 * wave
         colours = self._from + (self._to - self._from) * blend[..., None]
         centre_x, swing_x, centre_y, swing_y, speed, offset = self._glow_path
         glow_x = centre_x + swing_x * math.sin(math.tau * speed * moment + offset)

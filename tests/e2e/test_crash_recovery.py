@@ -1,0 +1,139 @@
+"""`kill -9` of the gateway mid-render: after a restart every task ends, rendered and charged once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from conftest import free_port
+
+from vidgate.keys import create_key
+from vidgate.settings import Settings
+from vidgate.store import Store
+
+
+def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vidgate.cli.main", "serve", "--no-access-log"],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gateway exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("gateway never became healthy")
+
+
+async def ledger_and_events(settings: Settings, key_id: str) -> tuple[list[Any], Any, list[Any]]:
+    store = Store(settings.database)
+    await store.open()
+    try:
+        rows = await store.ledger_for(key_id)
+        key = await store.key_by_id(key_id)
+        tasks = await store.list_tasks(key_id, status=None, model=None, limit=100, after=None)
+        events = [e for t in tasks for e in await store.events_for(t["id"])]
+        return rows, key, events
+    finally:
+        await store.close()
+
+
+def test_kill_9_during_rendering_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "VIDGATE_DATA_DIR": str(data_dir),
+        "VIDGATE_PORT": str(port),
+        "VIDGATE_LEASE_SECONDS": "2",
+        "VIDGATE_LOCAL_CONCURRENCY": "2",
+    }
+    settings = Settings(data_dir=data_dir, port=port)
+    data_dir.mkdir()
+
+    async def make_key() -> tuple[str, str]:
+        store = Store(settings.database)
+        await store.open()
+        try:
+            made = await create_key(store, "crash", 1000)
+            return made.key, made.key_id
+        finally:
+            await store.close()
+
+    key, key_id = asyncio.run(make_key())
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gateway.log"
+    process = start(env, log)
+    try:
+        wait_healthy(url, process)
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        ids = [
+            api.post(
+                "/v1/tasks", json={"prompt": f"crash {i}", "duration": 10, "resolution": "720P"}
+            ).json()["task_id"]
+            for i in range(4)
+        ]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = [api.get(f"/v1/tasks/{i}").json() for i in ids]
+            if any(s["status"] == "processing" and s["progress"] > 0 for s in states):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no task started rendering")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        interrupted = [s["task_id"] for s in states if s["status"] == "processing"]
+        assert interrupted
+
+        process = start(env, log)
+        wait_healthy(url, process)
+        finals = []
+        for task_id in ids:
+            deadline = time.monotonic() + 120
+            while True:
+                body = api.get(f"/v1/tasks/{task_id}", params={"wait": 10}).json()
+                if body["status"] in ("completed", "failed", "cancelled"):
+                    finals.append(body)
+                    break
+                assert time.monotonic() < deadline, body
+        assert [f["status"] for f in finals] == ["completed"] * 4
+        for final in finals:
+            assert httpx.get(final["result"]["video_url"]).status_code == 200
+        api.close()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+    ledger, key_row, events = asyncio.run(ledger_and_events(settings, key_id))
+    kinds = Counter((row["task_id"], row["kind"]) for row in ledger)
+    for task_id in ids:
+        assert kinds[(task_id, "reserve")] == 1
+        assert kinds[(task_id, "settle")] == 1
+        assert kinds[(task_id, "refund")] == 0
+    assert len(ledger) == 8
+    assert key_row["reserved_seconds"] == 0
+    assert key_row["used_seconds"] == sum(f["usage"]["duration"] for f in finals) == 40
+    completed = Counter(e["task_id"] for e in events if e["type"] == "task.completed")
+    assert completed == dict.fromkeys(ids, 1)
+    blobs = data_dir / "blobs"
+    results = [p for p in blobs.rglob("*.mp4") if p.relative_to(blobs).parts[0] != "tmp"]
+    assert sorted(p.name.split(".")[0] for p in results) == sorted(ids)
