@@ -104,11 +104,11 @@ class Result(BaseModel):
     """Where a completed task's video is, and what it is."""
 
     video_url: str
-    expires_at: datetime
-    duration: float
-    width: int
-    height: int
-    fps: int
+    expires_at: datetime | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: int | None = None
     format: str = "mp4"
     source_url: str | None = None
 
@@ -130,12 +130,14 @@ class Task(BaseModel):
     task_id: str
     status: Status
     progress: int = 0
-    model: str
-    mode: Mode
-    provider: str
+    model: str = ""
+    mode: Mode | None = None
+    provider: str = ""
     prompt: str = ""
-    created_at: datetime
-    updated_at: datetime
+    duration: int | None = None
+    size: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     result: Result | None = None
@@ -143,3 +145,5 @@ class Task(BaseModel):
     usage: Usage | None = None
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
+    raw_status: str | None = Field(default=None, exclude=True)
+    """The status word of the dialect the task was read in, when that was not native."""

@@ -452,6 +452,8 @@ class Gateway:
             mode=row["mode"],
             provider=row["provider"],
             prompt=request.get("prompt", ""),
+            duration=request["resolved"]["duration"],
+            size=f"{request['resolved']['width']}*{request['resolved']['height']}",
             created_at=aware(row["created_at"]),
             updated_at=aware(row["updated_at"]),
             started_at=aware(row["started_at"]),

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
+from vidgate.dialects.common import StatusWords, require_object, validate_request
 from vidgate.errors import InvalidRequest
-from vidgate.models import Task, VideoRequest
+from vidgate.models import Status, Task, VideoRequest
 
-__all__ = ["VACE_PARAMETERS", "parse_create", "render_task", "validation_error"]
+__all__ = [
+    "CREATE_PATH",
+    "STATUS",
+    "VACE_PARAMETERS",
+    "build_create",
+    "parse_create",
+    "parse_task",
+    "render_error",
+    "render_task",
+    "task_path",
+]
 
+CREATE_PATH = "/v1/tasks"
+STATUS = StatusWords({s: s.value for s in Status})
 VACE_PARAMETERS = frozenset(
     {
         "obj_or_bg",
@@ -33,28 +44,25 @@ VACE_PARAMETERS = frozenset(
 )
 
 
-def validation_error(error: ValidationError, prefix: str = "") -> InvalidRequest:
-    """The first pydantic error as a 400 naming its field."""
-    first = error.errors()[0]
-    field = prefix + ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
-    return InvalidRequest(f"{field}: {message}.", param=field or None)
+def task_path(task_id: str) -> str:
+    return f"/v1/tasks/{task_id}"
 
 
-def parse_create(body: Any) -> VideoRequest:
+def parse_create(body: object) -> VideoRequest:
     """A flat native create body as the canonical request."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    fields = {k: v for k, v in body.items() if k not in VACE_PARAMETERS}
-    vace = {k: v for k, v in body.items() if k in VACE_PARAMETERS}
+    fields = require_object(body)
     if "vace" in fields:
         raise InvalidRequest("vace parameters go at the top level of the body.", param="vace")
-    try:
-        return VideoRequest.model_validate({**fields, "vace": vace})
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    plain = {k: v for k, v in fields.items() if k not in VACE_PARAMETERS}
+    vace = {k: v for k, v in fields.items() if k in VACE_PARAMETERS}
+    return validate_request({**plain, "vace": vace})
+
+
+def build_create(request: VideoRequest) -> dict[str, Any]:
+    """The flat body that creates this request on a native gateway."""
+    body = request.model_dump(mode="json", exclude_none=True, exclude={"vace"})
+    body.update(request.vace)
+    return body
 
 
 def render_task(task: Task) -> dict[str, Any]:
@@ -63,3 +71,20 @@ def render_task(task: Task) -> dict[str, Any]:
     data.setdefault("started_at", None)
     data.setdefault("finished_at", None)
     return data
+
+
+def parse_task(data: object) -> Task:
+    """A native task JSON as the canonical task."""
+    fields = require_object(data, "A task")
+    task = Task.model_validate(
+        {k: v for k, v in fields.items() if k in Task.model_fields and k != "raw_status"}
+    )
+    task.raw_status = str(fields.get("status"))
+    return task
+
+
+def render_error(code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if param is not None:
+        error["param"] = param
+    return {"error": error}

@@ -1,0 +1,92 @@
+"""Pieces every dialect shares: status tables, time formats and input checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from vidgate.errors import InvalidRequest
+from vidgate.models import Status, VideoRequest
+
+__all__ = [
+    "StatusWords",
+    "from_millis",
+    "from_unix",
+    "millis",
+    "parse_time",
+    "require_object",
+    "unix",
+    "validate_request",
+    "validation_error",
+]
+
+
+class StatusWords:
+    """One dialect's status vocabulary, both ways; unknown words map to no status."""
+
+    def __init__(self, words: Mapping[Status, str], extra: Mapping[str, Status] | None = None):
+        self.to_wire = dict(words)
+        self.from_wire = {word: status for status, word in words.items()}
+        self.from_wire.update(extra or {})
+
+    def wire(self, status: Status) -> str:
+        return self.to_wire[status]
+
+    def canonical(self, word: object) -> Status | None:
+        """The canonical status of a word, or None when unknown (and so not terminal)."""
+        return self.from_wire.get(word) if isinstance(word, str) else None
+
+
+def validation_error(error: ValidationError, prefix: str = "") -> InvalidRequest:
+    """The first pydantic error as a 400 naming its field."""
+    first = error.errors()[0]
+    field = prefix + ".".join(str(part) for part in first["loc"])
+    message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+    return InvalidRequest(f"{field}: {message}.", param=field or None)
+
+
+def validate_request(fields: Mapping[str, Any], prefix: str = "") -> VideoRequest:
+    try:
+        return VideoRequest.model_validate(dict(fields))
+    except ValidationError as exc:
+        raise validation_error(exc, prefix) from None
+
+
+def require_object(body: object, name: str = "The request body") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"{name} must be a JSON object.")
+    return body
+
+
+def millis(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def unix(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def from_millis(value: object) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+def from_unix(value: object) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 or DashScope (`2025-09-29 14:18:52.331`) time, as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,234 @@
+"""DashScope's video-synthesis dialect (seeds 000 and 001)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from vidgate.dialects.common import (
+    StatusWords,
+    parse_time,
+    require_object,
+    validate_request,
+)
+from vidgate.errors import InvalidRequest
+from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
+
+__all__ = [
+    "ERROR_CODES",
+    "I2V_PATH",
+    "STATUS",
+    "SYNTHESIS_PATH",
+    "build_create",
+    "create_path",
+    "format_time",
+    "parse_create",
+    "parse_task",
+    "render_created",
+    "render_error",
+    "render_task",
+    "task_path",
+]
+
+SYNTHESIS_PATH = "/services/aigc/video-generation/video-synthesis"
+I2V_PATH = "/services/aigc/image2video/video-synthesis"
+STATUS = StatusWords(
+    {
+        Status.QUEUED: "PENDING",
+        Status.PROCESSING: "RUNNING",
+        Status.COMPLETED: "SUCCEEDED",
+        Status.FAILED: "FAILED",
+        Status.CANCELLED: "CANCELED",
+    }
+)
+"""UNKNOWN and SUSPENDED are deliberately absent: they are not terminal."""
+
+INPUT_FIELDS = {
+    "prompt",
+    "negative_prompt",
+    "img_url",
+    "first_frame_url",
+    "last_frame_url",
+    "reference_urls",
+    "function",
+    "video_url",
+    "ref_images_url",
+    "mask_image_url",
+    "mask_video_url",
+}
+INPUT_EXTRAS = {"audio_url", "media", "template", "first_clip_url", "last_clip_url"}
+PARAMETER_FIELDS = {"size", "resolution", "ratio", "duration", "seed", "fps"}
+PARAMETER_EXTRAS = {
+    "prompt_extend",
+    "watermark",
+    "shot_type",
+    "audio",
+    "obj_or_bg",
+    "control_condition",
+    "strength",
+    "mask_type",
+    "mask_frame_id",
+    "expand_ratio",
+    "top_scale",
+    "bottom_scale",
+    "left_scale",
+    "right_scale",
+}
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "InvalidParameter"),
+    "model_not_found": (400, "InvalidParameter"),
+    "input_unreachable": (400, "InvalidParameter"),
+    "input_too_large": (400, "InvalidParameter"),
+    "invalid_api_key": (401, "InvalidApiKey"),
+    "insufficient_quota": (403, "Arrearage"),
+    "not_found": (404, "NotFound"),
+    "task_not_cancellable": (400, "UnsupportedOperation"),
+    "idempotency_key_reused": (409, "Conflict"),
+    "payload_too_large": (413, "InvalidParameter"),
+    "rate_limited": (429, "Throttling.RateQuota"),
+}
+"""vidgate's error codes as the HTTP status and code DashScope would answer."""
+
+
+def create_path(request: VideoRequest) -> str:
+    """kf2v goes to image2video; every other mode to video-generation."""
+    mode = request.mode
+    if mode is Mode.KF2V or (
+        mode is None
+        and request.first_frame_url
+        and not request.function
+        and not request.reference_urls
+    ):
+        return I2V_PATH
+    return SYNTHESIS_PATH
+
+
+def task_path(task_id: str) -> str:
+    return f"/tasks/{task_id}"
+
+
+def parse_create(body: object) -> VideoRequest:
+    """`{model, input{…}, parameters{…}}` as the canonical request."""
+    fields = require_object(body)
+    unknown = set(fields) - {"model", "input", "parameters"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequest(f"{name}: unknown field.", param=name)
+    given_input = require_object(fields.get("input", {}), "input")
+    given_parameters = require_object(fields.get("parameters") or {}, "parameters")
+    for name, known in (
+        ("input", INPUT_FIELDS | INPUT_EXTRAS),
+        ("parameters", PARAMETER_FIELDS | PARAMETER_EXTRAS),
+    ):
+        part = given_input if name == "input" else given_parameters
+        for key in part:
+            if key not in known:
+                raise InvalidRequest(f"{name}.{key}: unknown field.", param=f"{name}.{key}")
+    canonical: dict[str, Any] = {k: v for k, v in given_input.items() if k in INPUT_FIELDS}
+    canonical.update({k: v for k, v in given_parameters.items() if k in PARAMETER_FIELDS})
+    vace = {k: v for k, v in given_parameters.items() if k in PARAMETER_EXTRAS}
+    vace.update({k: v for k, v in given_input.items() if k in INPUT_EXTRAS})
+    if "model" in fields:
+        canonical["model"] = fields["model"]
+    return validate_request({**canonical, "vace": vace})
+
+
+def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
+    """The path and body that create this request on DashScope."""
+    data = request.model_dump(mode="json", exclude_none=True)
+    given_input = {k: v for k, v in data.items() if k in INPUT_FIELDS}
+    parameters = {k: v for k, v in data.items() if k in PARAMETER_FIELDS}
+    for key, value in request.vace.items():
+        (given_input if key in INPUT_EXTRAS else parameters)[key] = value
+    body: dict[str, Any] = {"input": given_input}
+    if request.model:
+        body["model"] = request.model
+    if parameters:
+        body["parameters"] = parameters
+    return create_path(request), body
+
+
+def format_time(task_time: datetime | None) -> str | None:
+    """DashScope's `2025-09-29 14:18:52.331`, in UTC."""
+    if task_time is None:
+        return None
+    moment = task_time.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def render_created(task: Task, request_id: str) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "output": {"task_id": task.task_id, "task_status": STATUS.wire(task.status)},
+    }
+
+
+def render_task(task: Task, request_id: str) -> dict[str, Any]:
+    """The task as DashScope's `GET /tasks/{id}` answers (seed 001)."""
+    output: dict[str, Any] = {
+        "task_id": task.task_id,
+        "task_status": STATUS.wire(task.status),
+        "submit_time": format_time(task.created_at),
+    }
+    if task.started_at is not None:
+        output["scheduled_time"] = format_time(task.started_at)
+    if task.finished_at is not None:
+        output["end_time"] = format_time(task.finished_at)
+    output["orig_prompt"] = task.prompt
+    if task.result is not None:
+        output["video_url"] = task.result.video_url
+    if task.error is not None:
+        output["code"] = task.error.code
+        output["message"] = task.error.message
+    data: dict[str, Any] = {"request_id": request_id, "output": output}
+    if task.usage is not None:
+        data["usage"] = task.usage.model_dump(mode="json")
+    return data
+
+
+def render_error(code: str, message: str, request_id: str) -> tuple[int, dict[str, Any]]:
+    """A vidgate error code as DashScope's status and `{code, message, request_id}`."""
+    status, wire_code = ERROR_CODES.get(code, (500, "InternalServerError"))
+    return status, {"code": wire_code, "message": message, "request_id": request_id}
+
+
+def parse_task(data: object) -> Task:
+    """A DashScope task query answer as the canonical task; unknown statuses stay running."""
+    fields = require_object(data, "A task")
+    output = require_object(fields.get("output") or {}, "output")
+    raw = output.get("task_status")
+    status = STATUS.canonical(raw) or Status.PROCESSING
+    video_url = output.get("video_url")
+    if not video_url:
+        results = output.get("results")
+        if isinstance(results, list) and results and isinstance(results[0], dict):
+            video_url = results[0].get("url")
+    usage = fields.get("usage")
+    end = parse_time(output.get("end_time"))
+    result = None
+    if status is Status.COMPLETED and isinstance(video_url, str):
+        seconds = usage.get("output_video_duration") if isinstance(usage, dict) else None
+        result = Result(video_url=video_url, duration=seconds, source_url=video_url)
+    error = None
+    if status in (Status.FAILED, Status.CANCELLED) or output.get("code"):
+        error = TaskError(
+            code=str(output.get("code") or raw or "failed"),
+            message=str(output.get("message") or f"Task {str(raw).lower()}."),
+        )
+    return Task(
+        task_id=str(output.get("task_id", "")),
+        status=status,
+        progress=100 if status is Status.COMPLETED else 0,
+        prompt=str(output.get("orig_prompt") or ""),
+        created_at=parse_time(output.get("submit_time")),
+        started_at=parse_time(output.get("scheduled_time")),
+        finished_at=end,
+        result=result,
+        error=error,
+        usage=Usage.model_validate(usage) if isinstance(usage, dict) and _full(usage) else None,
+        raw_status=str(raw),
+    )
+
+
+def _full(usage: dict[str, Any]) -> bool:
+    return all(name in usage for name in Usage.model_fields)

@@ -1,0 +1,154 @@
+"""OpenAI's videos dialect (`/v1/videos`), the de-facto relay shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidgate.dialects.common import (
+    StatusWords,
+    from_unix,
+    require_object,
+    unix,
+    validate_request,
+)
+from vidgate.errors import InvalidRequest
+from vidgate.models import Mode, Result, Status, Task, TaskError, VideoRequest
+
+__all__ = [
+    "CREATE_PATH",
+    "ERROR_TYPES",
+    "STATUS",
+    "build_create",
+    "parse_create",
+    "parse_task",
+    "render_error",
+    "render_task",
+    "task_path",
+]
+
+CREATE_PATH = "/v1/videos"
+STATUS = StatusWords(
+    {
+        Status.QUEUED: "queued",
+        Status.PROCESSING: "in_progress",
+        Status.COMPLETED: "completed",
+        Status.FAILED: "failed",
+        Status.CANCELLED: "failed",
+    }
+)
+STATUS.from_wire["failed"] = Status.FAILED
+CREATE_FIELDS = {"model", "prompt", "seconds", "size", "input_reference"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def task_path(task_id: str) -> str:
+    return f"/v1/videos/{task_id}"
+
+
+def parse_create(body: object, input_reference_url: str | None = None) -> VideoRequest:
+    """`{model, prompt, seconds: "4", size: "720x1280"}`; a reference image makes it i2v."""
+    fields = require_object(body)
+    for key in fields:
+        if key not in CREATE_FIELDS:
+            raise InvalidRequest(f"{key}: unknown parameter.", param=key)
+    seconds = fields.get("seconds")
+    if seconds is not None and not (isinstance(seconds, str | int) and str(seconds).isdigit()):
+        raise InvalidRequest(
+            'seconds must be a whole number of seconds, e.g. "8".', param="seconds"
+        )
+    reference = input_reference_url or fields.get("input_reference")
+    canonical: dict[str, Any] = {
+        "model": fields.get("model") or "sora-2",
+        "prompt": fields.get("prompt", ""),
+        "duration": int(seconds) if seconds is not None else None,
+        "size": fields.get("size"),
+    }
+    if reference is not None:
+        canonical["img_url"] = reference
+        canonical["mode"] = Mode.I2V
+    return validate_request({k: v for k, v in canonical.items() if v is not None})
+
+
+def build_create(request: VideoRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": request.prompt}
+    if request.model:
+        body["model"] = request.model
+    if request.duration is not None:
+        body["seconds"] = str(request.duration)
+    if request.size:
+        body["size"] = request.size.replace("*", "x")
+    if request.img_url:
+        body["input_reference"] = request.img_url
+    return body
+
+
+def render_task(task: Task) -> dict[str, Any]:
+    """The task as an OpenAI video object."""
+    error = task.error.model_dump() if task.error is not None else None
+    return {
+        "id": task.task_id,
+        "object": "video",
+        "model": task.model,
+        "status": STATUS.wire(task.status),
+        "progress": task.progress,
+        "created_at": unix(task.created_at),
+        "completed_at": unix(task.finished_at) if task.status is Status.COMPLETED else None,
+        "expires_at": unix(task.result.expires_at) if task.result is not None else None,
+        "seconds": str(task.duration) if task.duration is not None else None,
+        "size": task.size.replace("*", "x") if task.size else None,
+        "error": error,
+        "remixed_from_video_id": None,
+        "prompt": task.prompt,
+    }
+
+
+def render_error(status: int, code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": ERROR_TYPES.get(status, "server_error"),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def parse_task(data: object) -> Task:
+    fields = require_object(data, "A video")
+    raw = fields.get("status")
+    status = STATUS.canonical(raw) or Status.PROCESSING
+    error = fields.get("error")
+    if status is Status.FAILED and isinstance(error, dict) and error.get("code") == "cancelled":
+        status = Status.CANCELLED
+    progress = fields.get("progress")
+    seconds = fields.get("seconds")
+    return Task(
+        task_id=str(fields.get("id", "")),
+        status=status,
+        progress=progress if isinstance(progress, int) else 0,
+        model=str(fields.get("model") or ""),
+        prompt=str(fields.get("prompt") or ""),
+        duration=int(seconds) if isinstance(seconds, str) and seconds.isdigit() else None,
+        size=fields.get("size") if isinstance(fields.get("size"), str) else None,
+        created_at=from_unix(fields.get("created_at")),
+        finished_at=from_unix(fields.get("completed_at")),
+        result=Result(
+            video_url=f"{task_path(str(fields.get('id')))}/content",
+            expires_at=from_unix(fields.get("expires_at")),
+        )
+        if status is Status.COMPLETED
+        else None,
+        error=TaskError(code=str(error.get("code")), message=str(error.get("message")))
+        if isinstance(error, dict)
+        else None,
+        raw_status=str(raw),
+    )
