@@ -120,7 +120,9 @@ def api(gateway: RunningGateway, key: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def png_bytes(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 48)) -> bytes:
+def png_bytes(
+    color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 48)
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""`kill -9` of the gateway mid-render: after a restart every task ends, rendered and charged once."""
+"""`kill -9` of the gateway mid-render: after a restart every task ends, charged once."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import free_port
 
+from conftest import free_port
 from vidgate.keys import create_key
 from vidgate.settings import Settings
 from vidgate.store import Store

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import RunningGateway, free_port, png_bytes
 
 
@@ -57,8 +58,12 @@ CASES: list[tuple[str, dict[str, Any], int, str | None]] = [
     ("unknown model", {"prompt": "x", "model": "wan9-t2v"}, 400, "model"),
     ("duration too long", {"prompt": "x", "duration": 16}, 400, "duration"),
     ("duration too short", {"prompt": "x", "duration": 1}, 400, "duration"),
-    ("fixed duration", {"prompt": "x", "model": "wan2.1-t2v-turbo", "duration": 8}, 400,
-     "duration"),
+    (
+        "fixed duration",
+        {"prompt": "x", "model": "wan2.1-t2v-turbo", "duration": 8},
+        400,
+        "duration",
+    ),
     ("bad size", {"prompt": "x", "size": "1000*1000"}, 400, "size"),
     ("bad resolution", {"prompt": "x", "resolution": "4K"}, 400, "resolution"),
     ("bad ratio", {"prompt": "x", "ratio": "21:9"}, 400, "ratio"),
@@ -71,8 +76,12 @@ CASES: list[tuple[str, dict[str, Any], int, str | None]] = [
     ("unknown field", {"prompt": "x", "colour": "red"}, 400, "colour"),
     ("empty prompt", {"prompt": " "}, 400, "prompt"),
     ("bad seed", {"prompt": "x", "seed": -1}, 400, "seed"),
-    ("model without mode", {"prompt": "x", "model": "wan2.6-t2v", "img_url": "data:,"}, 400,
-     "mode"),
+    (
+        "model without mode",
+        {"prompt": "x", "model": "wan2.6-t2v", "img_url": "data:,"},
+        400,
+        "mode",
+    ),
     ("bad callback", {"prompt": "x", "callback_url": "ftp://x"}, 400, "callback_url"),
     ("non-URL image", {"prompt": "x", "img_url": "/etc/passwd"}, 400, "img_url"),
     ("bad data URL", {"prompt": "x", "img_url": "data:image/png;base64,@@@"}, 400, "img_url"),
@@ -131,11 +140,21 @@ def test_input_urls_are_fetched_checked_and_limited(
         ]:
             response = api.post("/v1/tasks", json={"prompt": "x", "img_url": url})
             assert response.status_code == 400, url
-            assert response.json()["error"] == {**response.json()["error"], "param": "img_url",
-                                                "code": code}
+            assert response.json()["error"] == {
+                **response.json()["error"],
+                "param": "img_url",
+                "code": code,
+            }
         assert_nothing_left(api)
-        ok = api.post("/v1/tasks", json={"prompt": "x", "img_url": f"{image_server}/redirect",
-                                         "duration": 2, "resolution": "480P"})
+        ok = api.post(
+            "/v1/tasks",
+            json={
+                "prompt": "x",
+                "img_url": f"{image_server}/redirect",
+                "duration": 2,
+                "resolution": "480P",
+            },
+        )
         assert ok.status_code == 202, ok.text
         assert ok.json()["mode"] == "i2v"
 

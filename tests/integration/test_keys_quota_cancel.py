@@ -6,6 +6,7 @@ import concurrent.futures
 from typing import Any
 
 import httpx
+
 from conftest import RunningGateway, wait_terminal
 
 SMALL = {"prompt": "a quiet lake", "duration": 2, "resolution": "480P"}
@@ -60,8 +61,11 @@ def test_quota_is_reserved_settled_and_refused_when_short(gateway: RunningGatewa
         after = account(api)
         assert after == {**after, "quota": 5, "used": 3, "reserved": 0, "balance": 2}
         assert api.post("/v1/tasks", json={**SMALL, "duration": 2}).status_code == 202
-        assert api.get("/v1/tasks").json()["data"][0]["status"] in ("queued", "processing",
-                                                                   "completed")
+        assert api.get("/v1/tasks").json()["data"][0]["status"] in (
+            "queued",
+            "processing",
+            "completed",
+        )
         assert len(api.get("/v1/tasks").json()["data"]) == 2
 
 
@@ -139,6 +143,7 @@ def test_idempotency_key_returns_the_same_task_without_a_second_charge(
         assert changed.status_code == 409
         assert changed.json()["error"]["code"] == "idempotency_key_reused"
         with gateway.client(gateway.make_key("b")) as other:
-            assert other.post("/v1/tasks", json=SMALL, headers=headers).json()["task_id"] != (
-                responses[0].json()["task_id"]
+            assert (
+                other.post("/v1/tasks", json=SMALL, headers=headers).json()["task_id"]
+                != (responses[0].json()["task_id"])
             )

@@ -8,6 +8,7 @@ from typing import Any
 
 import av
 import httpx
+
 from conftest import RunningGateway, png_bytes, wait_terminal
 
 
@@ -132,12 +133,24 @@ def test_every_mode_renders(api: httpx.Client) -> None:
     )["result"]["video_url"]
     requests = {
         "i2v": {"prompt": "zoom", "img_url": red, "duration": 2, "resolution": "480P"},
-        "kf2v": {"prompt": "morph", "first_frame_url": red, "last_frame_url": blue,
-                 "resolution": "480P"},
-        "r2v": {"prompt": "duet", "reference_urls": [red, clip], "duration": 2,
-                "resolution": "480P"},
-        "vace": {"prompt": "paint", "function": "video_repainting", "video_url": clip,
-                 "strength": 0.5},
+        "kf2v": {
+            "prompt": "morph",
+            "first_frame_url": red,
+            "last_frame_url": blue,
+            "resolution": "480P",
+        },
+        "r2v": {
+            "prompt": "duet",
+            "reference_urls": [red, clip],
+            "duration": 2,
+            "resolution": "480P",
+        },
+        "vace": {
+            "prompt": "paint",
+            "function": "video_repainting",
+            "video_url": clip,
+            "strength": 0.5,
+        },
     }
     for mode, request in requests.items():
         created = api.post("/v1/tasks", json=request)
@@ -147,7 +160,10 @@ def test_every_mode_renders(api: httpx.Client) -> None:
         assert done["mode"] == mode
         facts = probe(httpx.get(done["result"]["video_url"]).content)
         assert facts["codec"] == "h264"
-        assert (facts["width"], facts["height"]) == (done["result"]["width"], done["result"]["height"])
+        assert (facts["width"], facts["height"]) == (
+            done["result"]["width"],
+            done["result"]["height"],
+        )
     vace = done
     assert vace["usage"]["input_video_duration"] > 0
     assert vace["usage"]["duration"] == vace["usage"]["input_video_duration"] + 5
@@ -159,8 +175,13 @@ def test_data_url_input_and_sync_wait(api: httpx.Client) -> None:
     data_url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     response = api.post(
         "/v1/tasks/sync",
-        json={"prompt": "sync", "img_url": data_url, "duration": 2, "resolution": "480P",
-              "timeout": 60},
+        json={
+            "prompt": "sync",
+            "img_url": data_url,
+            "duration": 2,
+            "resolution": "480P",
+            "timeout": 60,
+        },
     )
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
@@ -201,8 +222,17 @@ def test_list_is_newest_first_in_cursor_pages(gateway_factory: Any) -> None:
 
 def test_models_lists_the_seed_models_with_timing_hints(api: httpx.Client) -> None:
     models = {m["id"]: m for m in api.get("/v1/models").json()["data"]}
-    for name in ("wan2.6-t2v", "wan2.6-i2v-flash", "wan2.2-kf2v-flash", "wan2.6-r2v-flash",
-                 "wan2.1-vace-plus", "wan2.1-t2v-turbo", "veo3", "sora-2", "sora-2-pro"):
+    for name in (
+        "wan2.6-t2v",
+        "wan2.6-i2v-flash",
+        "wan2.2-kf2v-flash",
+        "wan2.6-r2v-flash",
+        "wan2.1-vace-plus",
+        "wan2.1-t2v-turbo",
+        "veo3",
+        "sora-2",
+        "sora-2-pro",
+    ):
         assert models[name]["provider"] == "local"
     t2v = models["wan2.6-t2v"]
     assert t2v["durations"][0] == 2 and t2v["durations"][-1] == 15
