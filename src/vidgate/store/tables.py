@@ -55,6 +55,11 @@ tasks = Table(
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("upstream_id", String(200), nullable=True),
+    Column("upstream_status", String(40), nullable=True),
+    Column("credential", String(100), nullable=True),
+    Column("next_poll_at", DateTime(), nullable=True),
+    Column("poll_failures", Integer, nullable=False, default=0, server_default="0"),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", DateTime(), nullable=True),
     Column("created_at", DateTime(), nullable=False),
@@ -64,6 +69,7 @@ tasks = Table(
     UniqueConstraint("owner_id", "idempotency_key", name="uq_tasks_idempotency"),
     Index("ix_tasks_owner_id", "owner_id", "id"),
     Index("ix_tasks_claim", "status", "lease_expires_at"),
+    Index("ix_tasks_poll", "status", "next_poll_at"),
 )
 
 events = Table(
