@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidgate.blobs import BlobStore, load_secret
+from vidgate.config import load_providers
 from vidgate.engine import Engine
 from vidgate.inputs import InputFetcher
 from vidgate.netguard import GuardedFetcher
 from vidgate.notifier import Notifier
-from vidgate.providers.base import Provider
-from vidgate.providers.local.provider import LocalProvider
+from vidgate.providers.registry import Providers
 from vidgate.service import Gateway
 from vidgate.settings import Settings
 from vidgate.store import Store
@@ -27,6 +27,7 @@ class Runtime:
     gateway: Gateway
     engine: Engine
     fetcher: GuardedFetcher
+    providers: Providers
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -39,7 +40,9 @@ class Runtime:
             settings.base_url,
         )
         fetcher = GuardedFetcher(settings.allow_networks, settings.input_fetch_timeout)
-        providers: dict[str, Provider] = {"local": LocalProvider(settings.local_concurrency)}
+        providers = Providers.build(
+            load_providers(settings.config), fetcher, settings.local_concurrency
+        )
         notifier = Notifier()
         gateway = Gateway(
             settings,
@@ -49,10 +52,13 @@ class Runtime:
             providers,
             notifier,
         )
-        engine = Engine(settings, store, blobs, providers, notifier)
-        return cls(settings, store, gateway, engine, fetcher)
+        engine = Engine(
+            settings, store, blobs, providers, notifier, lambda name: gateway.sign(name).url
+        )
+        return cls(settings, store, gateway, engine, fetcher, providers)
 
     async def close(self) -> None:
         await self.engine.stop()
+        await self.providers.aclose()
         await self.fetcher.aclose()
         await self.store.close()

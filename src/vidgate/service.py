@@ -19,7 +19,8 @@ from vidgate.inputs import INPUT_FIELDS, InputFetcher, StoredInput
 from vidgate.models import Result, Status, Task, TaskError, Usage, VideoRequest
 from vidgate.models import detect_mode as detect
 from vidgate.notifier import Notifier
-from vidgate.providers.base import Provider
+from vidgate.providers.registry import Providers
+from vidgate.providers.upstream import UpstreamError
 from vidgate.settings import Settings
 from vidgate.store import QuotaShort, Store
 from vidgate.store.store import Row
@@ -119,7 +120,7 @@ class Gateway:
         store: Store,
         blobs: BlobStore,
         inputs: InputFetcher,
-        providers: dict[str, Provider],
+        providers: Providers,
         notifier: Notifier,
     ) -> None:
         self.settings = settings
@@ -142,9 +143,8 @@ class Gateway:
     # tasks
 
     def route(self, model: str) -> str:
-        """The provider a model renders on."""
-        del model
-        return "local"
+        """The provider a model is first tried on."""
+        return self.providers.route(model)[0]
 
     async def submit(
         self,
@@ -304,8 +304,8 @@ class Gateway:
 
     def poll_hint(self, task: Task) -> float:
         """Seconds a client should wait before asking again."""
-        provider = self.providers.get(task.provider)
-        return provider.limits.poll_interval if provider is not None else 5.0
+        limits = self.providers.limits(task.provider)
+        return limits.poll_interval if limits is not None else 5.0
 
     async def cancel(self, owner_id: str, task_id: str) -> Task:
         """Cancel a queued task, or a running one where its provider can stop it."""
@@ -313,8 +313,8 @@ class Gateway:
         if row is None:
             raise NotFound(f"No task {task_id!r} for this key.", param="task_id")
         expected = [Status.QUEUED]
-        provider = self.providers.get(row["provider"])
-        if provider is not None and provider.limits.can_cancel_running:
+        limits = self.providers.limits(row["provider"])
+        if (limits is not None and limits.can_cancel_running) or await self._cancel_upstream(row):
             expected.append(Status.PROCESSING)
         error = {"code": "cancelled", "message": "Cancelled by the client."}
         changed = await self.store.transition(
@@ -337,10 +337,20 @@ class Gateway:
             )
         raise Conflict(
             f"Task {task_id} is already being rendered by {current.provider}, which cannot "
-            "stop a running task.",
+            "stop a running task; it will still finish, fail or time out.",
             param="task_id",
             code="task_not_cancellable",
         )
+
+    async def _cancel_upstream(self, row: Row) -> bool:
+        """Ask the upstream to cancel a task it holds; True if it did."""
+        provider = self.providers.upstream.get(row["provider"])
+        if provider is None or row["status"] != Status.PROCESSING.value or not row["upstream_id"]:
+            return False
+        try:
+            return await provider.cancel(row["upstream_id"], row["credential"])
+        except UpstreamError:
+            return False
 
     async def list(
         self,

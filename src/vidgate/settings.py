@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_input_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     input_fetch_timeout: float = Field(default=20.0, gt=0)
+    config: Path | None = None
+    max_result_bytes: int = Field(default=2 * 1024**3, gt=0)
     run_engine: bool = True
     local_concurrency: int = Field(default=2, ge=1)
     lease_seconds: float = Field(default=30.0, gt=0)

@@ -1,4 +1,4 @@
-"""The engine: dispatch loops per provider and a reaper, inside the gateway or a worker."""
+"""The engine: dispatch per provider, polling of upstream tasks, and a reaper."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
 from vidgate.engine.run import TaskRunner
+from vidgate.engine.upstream import UpstreamRunner
 from vidgate.models import Status
 from vidgate.notifier import Notifier
-from vidgate.providers.base import Provider
+from vidgate.providers.registry import Providers
 from vidgate.settings import Settings
 from vidgate.store import Store
 from vidgate.store.store import Row
@@ -22,18 +25,23 @@ __all__ = ["Engine"]
 
 log = logging.getLogger("vidgate.engine")
 REAP_EVERY = 2.0
+POLL_BATCH = 500
+POLL_IDLE = 0.25
+POLL_LEASE = timedelta(seconds=120)
+MAX_CONCURRENT_POLLS = 256
 
 
 class Engine:
-    """Claims queued tasks under a lease and runs them within each provider's concurrency."""
+    """Claims tasks under a lease and runs them within each provider's limits."""
 
     def __init__(
         self,
         settings: Settings,
         store: Store,
         blobs: BlobStore,
-        providers: dict[str, Provider],
+        providers: Providers,
         notifier: Notifier,
+        public_url: Callable[[str], str],
     ) -> None:
         self.settings = settings
         self.store = store
@@ -42,17 +50,32 @@ class Engine:
         self.worker = f"worker-{secrets.token_hex(6)}"
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.runner = TaskRunner(store, blobs, notifier, self.worker, self.lease)
+        self.upstream = UpstreamRunner(
+            store,
+            blobs,
+            notifier,
+            self.worker,
+            self.lease,
+            providers.upstream,
+            providers.route,
+            public_url,
+            settings.max_result_bytes,
+        )
         self._loops: list[asyncio.Task[None]] = []
-        self._running: dict[str, set[asyncio.Task[None]]] = {name: set() for name in providers}
+        self._work: set[asyncio.Task[None]] = set()
+        self._running: dict[str, int] = dict.fromkeys(providers.names(), 0)
+        self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
 
     async def start(self) -> None:
-        for name in self.providers:
+        for name in self.providers.names():
             self._loops.append(asyncio.create_task(self._dispatch(name), name=f"dispatch-{name}"))
+        if self.providers.upstream:
+            self._loops.append(asyncio.create_task(self._poll(), name="poll"))
         self._loops.append(asyncio.create_task(self._reap(), name="reap"))
 
     async def stop(self) -> None:
-        """Stop claiming and abandon running renders; their leases let another worker resume."""
-        tasks = [*self._loops, *(t for group in self._running.values() for t in group)]
+        """Stop claiming and abandon work in hand; leases let another worker resume it."""
+        tasks = [*self._loops, *self._work]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -60,35 +83,63 @@ class Engine:
                 await task
         self._loops.clear()
 
+    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        self._running[name] += 1
+        task = asyncio.create_task(work)
+        self._work.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._work.discard(finished)
+            self._running[name] -= 1
+            self.notifier.notify(f"provider:{name}")
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("work for %s failed", name, exc_info=finished.exception())
+
+        task.add_done_callback(done)
+
+    async def _free_slots(self, name: str) -> int:
+        limits = self.providers.limits(name)
+        assert limits is not None
+        if name in self.providers.upstream:
+            return limits.concurrency - await self.store.in_flight(name)
+        return limits.concurrency - self._running[name]
+
     async def _dispatch(self, name: str) -> None:
-        provider = self.providers[name]
-        running = self._running[name]
         wake = f"provider:{name}"
         while True:
-            free = provider.limits.concurrency - len(running)
-            claimed = []
-            if free > 0:
-                try:
+            claimed: list[Row] = []
+            try:
+                free = await self._free_slots(name)
+                if free > 0:
                     claimed = await self.store.claim(
                         name, self.worker, self.lease, free, self.settings.max_attempts
                     )
-                except Exception:
-                    log.exception("claiming tasks for %s failed", name)
+            except Exception:
+                log.exception("claiming tasks for %s failed", name)
             for row in claimed:
                 self.notifier.notify(f"task:{row['id']}")
-                task = asyncio.create_task(self._run(name, provider, row))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            if claimed and len(claimed) == free:
-                await self.notifier.wait(wake, 0.05)
-            else:
-                await self.notifier.wait(wake, self.settings.engine_idle_interval)
+                if name in self.providers.upstream:
+                    self._spawn(name, self.upstream.submit(row))
+                else:
+                    self._spawn(name, self.runner.run(row, self.providers.local[name]))
+            await self.notifier.wait(wake, 0.05 if claimed else self.settings.engine_idle_interval)
 
-    async def _run(self, name: str, provider: Provider, row: Row) -> None:
-        try:
-            await self.runner.run(row, provider)
-        finally:
-            self.notifier.notify(f"provider:{name}")
+    async def _poll(self) -> None:
+        names = list(self.providers.upstream)
+        while True:
+            claimed: list[Row] = []
+            try:
+                claimed = await self.store.claim_polls(names, self.worker, POLL_LEASE, POLL_BATCH)
+            except Exception:
+                log.exception("claiming polls failed")
+            for row in claimed:
+                self._spawn(row["provider"], self._poll_one(row))
+            if len(claimed) < POLL_BATCH:
+                await asyncio.sleep(POLL_IDLE)
+
+    async def _poll_one(self, row: Row) -> None:
+        async with self._poll_slots:
+            await self.upstream.poll(row)
 
     async def _reap(self) -> None:
         while True:

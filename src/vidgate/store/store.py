@@ -232,6 +232,7 @@ class Store:
             tasks.c.status == Status.QUEUED.value,
             and_(
                 tasks.c.status == Status.PROCESSING.value,
+                tasks.c.upstream_id.is_(None),
                 tasks.c.lease_expires_at < now,
                 tasks.c.attempts < max_attempts,
             ),
@@ -278,6 +279,108 @@ class Store:
                     tasks.c.lease_owner == worker,
                 )
                 .values(lease_expires_at=now + lease)
+            )
+            return result.rowcount == 1
+
+    async def in_flight(self, provider: str) -> int:
+        """Tasks a provider holds now: being submitted to it, or running there."""
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(func.count())
+                .select_from(tasks)
+                .where(tasks.c.provider == provider, tasks.c.status == Status.PROCESSING.value)
+            )
+            return int(result.scalar_one())
+
+    async def record_upstream(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        provider: str,
+        upstream_id: str,
+        credential: str,
+        next_poll_at: datetime,
+    ) -> bool:
+        """Pin a task to the upstream task, provider and credential that accepted it."""
+        async with self.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_owner == worker,
+                )
+                .values(
+                    provider=provider,
+                    upstream_id=upstream_id,
+                    credential=credential,
+                    next_poll_at=next_poll_at,
+                    poll_failures=0,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+            return result.rowcount == 1
+
+    async def claim_polls(
+        self, providers: Collection[str], worker: str, lease: timedelta, limit: int
+    ) -> list[Row]:
+        """Lease running upstream tasks whose next poll is due."""
+        now = utcnow()
+        due = and_(
+            tasks.c.status == Status.PROCESSING.value,
+            tasks.c.provider.in_(list(providers)),
+            tasks.c.upstream_id.is_not(None),
+            tasks.c.next_poll_at <= now,
+            or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_at < now),
+        )
+        async with self.writing() as conn:
+            result = await conn.execute(
+                select(tasks.c.id).where(due).order_by(tasks.c.next_poll_at).limit(limit)
+            )
+            ids = [row[0] for row in result.all()]
+            if not ids:
+                return []
+            await conn.execute(
+                update(tasks)
+                .where(tasks.c.id.in_(ids), due)
+                .values(lease_owner=worker, lease_expires_at=now + lease)
+            )
+            rows = await conn.execute(
+                select(tasks).where(tasks.c.id.in_(ids), tasks.c.lease_owner == worker)
+            )
+            return list(rows.mappings())
+
+    async def reschedule(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        next_poll_at: datetime,
+        upstream_status: str | None,
+        failed_poll: bool,
+    ) -> bool:
+        """Release a polled task until its next poll, counting consecutive failed polls."""
+        failures = tasks.c.poll_failures + 1 if failed_poll else 0
+        values: dict[str, Any] = {
+            "next_poll_at": next_poll_at,
+            "poll_failures": failures,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if upstream_status is not None:
+            values["upstream_status"] = upstream_status
+        async with self.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_owner == worker,
+                )
+                .values(**values)
             )
             return result.rowcount == 1
 
@@ -417,6 +520,7 @@ class Store:
                 select(tasks)
                 .where(
                     tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.upstream_id.is_(None),
                     tasks.c.lease_expires_at < utcnow(),
                     tasks.c.attempts >= max_attempts,
                 )

@@ -1,0 +1,63 @@
+"""When to poll an upstream task next: pure functions of what is known about it."""
+
+from __future__ import annotations
+
+import random
+
+from vidgate.catalog import scenario_for
+from vidgate.models import Mode
+
+__all__ = ["expected_window", "next_poll_delay", "retry_delay"]
+
+ELAPSED_FRACTION = 0.1
+"""Poll no more often than every 10% of the time already spent, which bounds detection lag."""
+
+
+def _minutes(text: str) -> tuple[float, float]:
+    low, _, high = text.removesuffix(" min").partition("-")
+    return float(low) * 60, float(high or low) * 60
+
+
+def expected_window(mode: str, duration: int, resolution: str) -> tuple[float, float]:
+    """Seed 000's typical time for such a job, in seconds (low, high)."""
+    return _minutes(scenario_for(Mode(mode), duration, resolution).typical_time)
+
+
+def next_poll_delay(
+    elapsed: float,
+    *,
+    expected_low: float,
+    interval: float,
+    max_interval: float,
+    hint: float | None = None,
+    jitter: float = 0.1,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds until the next poll of a task submitted `elapsed` seconds ago.
+
+    Before half the expected time there is nothing to see, so the first poll waits for it.
+    After that, polls are spaced by a tenth of the elapsed time, never closer than the
+    provider's interval nor farther than `max_interval`; an upstream hint is a floor.
+    """
+    first_useful = 0.5 * expected_low - elapsed
+    delay = min(max_interval, max(interval, ELAPSED_FRACTION * elapsed))
+    if first_useful > delay:
+        delay = min(first_useful, max_interval)
+    if hint is not None:
+        delay = max(delay, hint)
+    spread = (rng or random).uniform(1 - jitter, 1 + jitter)
+    return max(0.05, delay * spread)
+
+
+def retry_delay(
+    failures: int,
+    *,
+    base: float = 1.0,
+    cap: float = 60.0,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Capped exponential backoff with full jitter; Retry-After is a floor."""
+    ceiling = min(cap, base * 2 ** max(0, failures - 1))
+    delay = (rng or random).uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)

@@ -1,0 +1,69 @@
+"""Every provider of one process, built from the providers file, and the model routes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vidgate.config import ProviderConfig, ProvidersFile
+from vidgate.netguard import GuardedFetcher
+from vidgate.providers.base import Provider, ProviderLimits
+from vidgate.providers.dashscope import DashScopeAdapter
+from vidgate.providers.local.provider import LocalProvider
+from vidgate.providers.openai import OpenAIAdapter
+from vidgate.providers.relay import RelayAdapter
+from vidgate.providers.upstream import Adapter, UpstreamProvider
+
+__all__ = ["Providers"]
+
+
+def _adapter(config: ProviderConfig) -> Adapter:
+    if config.kind == "dashscope":
+        return DashScopeAdapter()
+    if config.kind == "openai":
+        return OpenAIAdapter()
+    return RelayAdapter(config.dialect)
+
+
+@dataclass
+class Providers:
+    """Local renderers and upstream services by name, and which of them each model uses."""
+
+    local: dict[str, Provider]
+    upstream: dict[str, UpstreamProvider]
+    file: ProvidersFile = field(default_factory=ProvidersFile)
+
+    @classmethod
+    def build(
+        cls,
+        file: ProvidersFile,
+        fetcher: GuardedFetcher,
+        local_concurrency: int,
+        environ: Mapping[str, str] | None = None,
+    ) -> Providers:
+        env = os.environ if environ is None else environ
+        local: dict[str, Provider] = {"local": LocalProvider(local_concurrency)}
+        upstream: dict[str, UpstreamProvider] = {}
+        for name, config in file.providers.items():
+            if config.kind == "local":
+                local[name] = LocalProvider(config.concurrency)
+            else:
+                upstream[name] = UpstreamProvider(
+                    name, config, _adapter(config), config.credentials(env), fetcher
+                )
+        return cls(local, upstream, file)
+
+    def limits(self, name: str) -> ProviderLimits | None:
+        provider = self.local.get(name) or self.upstream.get(name)
+        return provider.limits if provider is not None else None
+
+    def route(self, model: str) -> list[str]:
+        return self.file.route(model)
+
+    def names(self) -> list[str]:
+        return [*self.local, *self.upstream]
+
+    async def aclose(self) -> None:
+        for provider in self.upstream.values():
+            await provider.aclose()
