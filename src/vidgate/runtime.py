@@ -44,6 +44,12 @@ class Runtime:
             load_providers(settings.config), fetcher, settings.local_concurrency
         )
         notifier = Notifier()
+
+        def wake(task_id: str, owner_id: str) -> None:
+            notifier.notify(f"task:{task_id}")
+            notifier.notify(f"owner:{owner_id}")
+
+        store.listeners.append(wake)
         gateway = Gateway(
             settings,
             store,

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     input_fetch_timeout: float = Field(default=20.0, gt=0)
     config: Path | None = None
     max_result_bytes: int = Field(default=2 * 1024**3, gt=0)
+    sse_heartbeat: float = Field(default=15.0, gt=0)
     run_engine: bool = True
     local_concurrency: int = Field(default=2, ge=1)
     lease_seconds: float = Field(default=30.0, gt=0)

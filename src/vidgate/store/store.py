@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +64,7 @@ class Store:
         else:
             self._write = create_async_engine(url, pool_size=10, max_overflow=20)
             self._read = self._write
+        self.listeners: list[Callable[[str, str], None]] = []
 
     async def open(self) -> None:
         """Bring the schema up to date; safe to run from several processes at once."""
@@ -77,9 +78,20 @@ class Store:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; on SQLite it holds the write lock from its first statement."""
+        """A write transaction; on SQLite it holds the write lock from its first statement.
+
+        Listeners hear of the events it wrote once it has committed, never before.
+        """
+        written: list[tuple[str, str]] = []
         async with self._write.begin() as conn:
-            yield conn
+            conn.info["vidgate_events"] = written
+            try:
+                yield conn
+            finally:
+                conn.info.pop("vidgate_events", None)
+        for task_id, owner_id in written:
+            for listener in self.listeners:
+                listener(task_id, owner_id)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -485,6 +497,7 @@ class Store:
         now: datetime,
     ) -> None:
         kind = "task.progress" if status is Status.PROCESSING and progress else f"task.{status}"
+        conn.info.setdefault("vidgate_events", []).append((task_id, owner_id))
         await conn.execute(
             insert(events).values(
                 task_id=task_id,
@@ -495,6 +508,17 @@ class Store:
                 created_at=now,
             )
         )
+
+    async def events_after(
+        self, owner_id: str, after: int, task_id: str | None = None, limit: int = 500
+    ) -> list[Row]:
+        """The owner's events with ids above `after`, oldest first; one task's if given."""
+        query = select(events).where(events.c.owner_id == owner_id, events.c.id > after)
+        if task_id is not None:
+            query = query.where(events.c.task_id == task_id)
+        async with self.reading() as conn:
+            result = await conn.execute(query.order_by(events.c.id).limit(limit))
+            return list(result.mappings())
 
     async def events_for(self, task_id: str) -> list[Row]:
         async with self.reading() as conn:

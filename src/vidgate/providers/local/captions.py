@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from PIL import Image, ImageDraw, ImageFont
 
 __all__ = ["Overlay", "caption_overlay", "ellipsize", "title_overlay", "wrap_text"]
@@ -14,7 +12,6 @@ _ELLIPSIS = "\u2026"
 _TITLE_MAX_LINES = 4
 
 
-@lru_cache(maxsize=64)
 def _font(size: int) -> Font:
     return ImageFont.load_default(size=size)
 

@@ -7,11 +7,22 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
 from vidgate.providers.local.plan import FrameStream
 
-__all__ = ["VideoReader", "fit_cover", "load_image", "load_mask", "probe_duration"]
+__all__ = [
+    "EXACT_SCALING",
+    "VideoReader",
+    "fit_cover",
+    "load_image",
+    "load_mask",
+    "probe_duration",
+]
+
+EXACT_SCALING = Interpolation.BILINEAR | Interpolation.BITEXACT | Interpolation.ACCURATE_RND
+"""swscale flags that give the same pixels on every CPU."""
 
 _EPSILON = 1e-6
 
@@ -121,7 +132,8 @@ class VideoReader:
         fallback_step = 1.0 / float(rate) if rate else 0.04
         start: float | None = None
         for count, frame in enumerate(frames):
-            moment = frame.time if frame.pts is not None else count * fallback_step
+            stamp = frame.time if frame.pts is not None else None
+            moment = stamp if stamp is not None else count * fallback_step
             if start is None:
                 start = moment
             yield moment - start, frame
@@ -131,7 +143,7 @@ class VideoReader:
         scaled_w = max(self.width, round(frame.width * scale))
         scaled_h = max(self.height, round(frame.height * scale))
         pixels = frame.to_ndarray(
-            width=scaled_w, height=scaled_h, format="rgb24", interpolation="BILINEAR"
+            width=scaled_w, height=scaled_h, format="rgb24", interpolation=EXACT_SCALING
         )
         picture = Image.fromarray(pixels, "RGB")
         if picture.size != (self.width, self.height):

@@ -63,6 +63,14 @@ def tone_lut(palette: tuple[Colour, ...], levels: int = 0) -> list[int]:
     return [int(value) for channel in channels for value in np.round(channel)]
 
 
+def _row(values: list[float]) -> npt.NDArray[np.float32]:
+    return np.asarray(values, dtype=np.float32)[None, :]
+
+
+def _column(values: list[float]) -> npt.NDArray[np.float32]:
+    return np.asarray(values, dtype=np.float32)[:, None]
+
+
 @dataclass(frozen=True)
 class _Shape:
     kind: str
@@ -117,7 +125,11 @@ class _Shape:
 
 
 class PromptScene:
-    """An animated gradient with a drifting glow and moving shapes, derived from prompt and seed."""
+    """An animated gradient with a drifting glow and moving shapes, derived from prompt and seed.
+
+    Transcendental functions go through :mod:`math` on one-dimensional profiles, so frames
+    do not depend on which SIMD kernels numpy picks on a given CPU.
+    """
 
     def __init__(
         self,
@@ -141,13 +153,15 @@ class PromptScene:
         small_w = max(2, math.ceil(width / _BACKGROUND_DOWNSCALE))
         small_h = max(2, math.ceil(height / _BACKGROUND_DOWNSCALE))
         aspect = width / height
-        self._xs = ((np.arange(small_w, dtype=np.float32) + 0.5) / small_w * aspect)[None, :]
-        self._ys = ((np.arange(small_h, dtype=np.float32) + 0.5) / small_h)[:, None]
+        self._xs = [(column + 0.5) / small_w * aspect for column in range(small_w)]
+        self._ys = [(row + 0.5) / small_h for row in range(small_h)]
         angle = rng.uniform(0.0, math.tau)
-        phase = (self._xs * math.cos(angle) + self._ys * math.sin(angle)) * rng.uniform(2.5, 6.0)
-        self._wave_sin = np.sin(phase).astype(np.float32)
-        self._wave_cos = np.cos(phase).astype(np.float32)
-        self._wave_speed = rng.uniform(0.8, 1.8) * rng.choice((-1.0, 1.0))
+        density = rng.uniform(2.5, 6.0)
+        self._wave_x = [x * math.cos(angle) * density for x in self._xs]
+        wave_y = [y * math.sin(angle) * density for y in self._ys]
+        self._wave_cos_y = _column([math.cos(value) for value in wave_y])
+        self._wave_sin_y = _column([math.sin(value) for value in wave_y])
+        self._wave_speed = rng.uniform(0.8, 1.8) * float(rng.choice((-1.0, 1.0)))
         self._glow_path = (
             rng.uniform(0.3, 0.7) * aspect,
             rng.uniform(0.25, 0.45) * aspect,
@@ -156,7 +170,7 @@ class PromptScene:
             rng.uniform(0.15, 0.35),
             rng.uniform(0.0, math.tau),
         )
-        self._shapes = self._make_shapes(rng, (mid, bright, accent)) if shapes else []
+        self._shapes = self._make_shapes(rng, (bright, accent)) if shapes else []
 
     def _make_shapes(self, rng: np.random.Generator, colours: tuple[Colour, ...]) -> list[_Shape]:
         width, height = self.size
@@ -183,15 +197,16 @@ class PromptScene:
         """The scene at frame ``index``."""
         moment = index / self.fps
         turn = self._wave_speed * moment
-        wave = self._wave_sin * np.float32(math.cos(turn))
-        wave += self._wave_cos * np.float32(math.sin(turn))
+        wave = self._wave_cos_y * _row([math.sin(x + turn) for x in self._wave_x])
+        wave += self._wave_sin_y * _row([math.cos(x + turn) for x in self._wave_x])
         blend = 0.5 + 0.5 * wave
         colours = self._from + (self._to - self._from) * blend[..., None]
         centre_x, swing_x, centre_y, swing_y, speed, offset = self._glow_path
         glow_x = centre_x + swing_x * math.sin(math.tau * speed * moment + offset)
         glow_y = centre_y + swing_y * math.cos(math.tau * speed * 0.7 * moment + offset)
-        distance = (self._xs - np.float32(glow_x)) ** 2 + (self._ys - np.float32(glow_y)) ** 2
-        glow = np.exp(distance * np.float32(-5.0)) * np.float32(0.55)
+        glow = _column([math.exp(-5.0 * (y - glow_y) ** 2) for y in self._ys]) * _row(
+            [0.55 * math.exp(-5.0 * (x - glow_x) ** 2) for x in self._xs]
+        )
         colours += (self._glow - colours) * glow[..., None]
         colours *= self._brightness
         pixels = np.clip(colours + np.float32(0.5), 0, 255).astype(np.uint8)

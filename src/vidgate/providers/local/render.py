@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+from PIL import Image
 
+from vidgate.providers.local.media_io import EXACT_SCALING
 from vidgate.providers.local.plan import FrameStream
 from vidgate.providers.local.scenes import plan_frames
 from vidgate.providers.local.spec import (
@@ -39,8 +43,61 @@ def _check(spec: RenderSpec) -> None:
         raise ValueError(f"duration must be positive, got {spec.duration}")
 
 
+class _Prefetcher:
+    """Draws and converts frames on a worker thread, a few frames ahead of the encoder."""
+
+    def __init__(self, frames: FrameStream, depth: int = 4) -> None:
+        self._frames = frames
+        self._queue: queue.Queue[av.VideoFrame | BaseException | None] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._reformatter = VideoReformatter()
+        self._thread = threading.Thread(target=self._run, name="vidgate-frames", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for image in self._frames:
+                if not self._put(self._convert(image)):
+                    return
+            self._put(None)
+        except BaseException as exc:
+            self._put(exc)
+        finally:
+            self._frames.close()
+
+    def _convert(self, image: Image.Image) -> av.VideoFrame:
+        return self._reformatter.reformat(
+            av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24"),
+            format="yuv420p",
+            dst_colorspace=Colorspace.ITU709,
+            dst_color_range=ColorRange.MPEG,
+            interpolation=EXACT_SCALING,
+        )
+
+    def _put(self, item: av.VideoFrame | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def next(self) -> av.VideoFrame | None:
+        """The next frame, or None once the source is exhausted."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Stop the worker and wait for it to release the frame source."""
+        self._stop.set()
+        self._thread.join()
+
+
 def _encode(
-    frames: FrameStream,
+    frames: _Prefetcher,
     path: Path,
     spec: RenderSpec,
     on_progress: ProgressCallback | None,
@@ -64,14 +121,9 @@ def _encode(
         for index in range(total):
             if should_stop is not None and should_stop():
                 raise RenderCancelled(f"render stopped after {index} of {total} frames")
-            image = next(frames, None)
-            if image is None:
+            frame = frames.next()
+            if frame is None:
                 raise RuntimeError(f"frame source ended after {index} of {total} frames")
-            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24").reformat(
-                format="yuv420p",
-                dst_colorspace=Colorspace.ITU709,
-                dst_color_range=ColorRange.MPEG,
-            )
             frame.pts = index
             out.mux(stream.encode(frame))
             percent = min(99, (index + 1) * 100 // total)
@@ -84,7 +136,7 @@ def _encode(
 def _measure(path: Path, input_video_duration: float) -> RenderInfo:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        frames = stream.frames or sum(1 for _ in container.demux(stream) if _.size)
+        frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         rate = stream.average_rate or stream.base_rate
         fps = round(float(rate)) if rate else 0
         return RenderInfo(
@@ -114,14 +166,15 @@ def render_video(
     out_path = Path(out_path)
     plan = plan_frames(spec)
     partial = out_path.with_name(f".{out_path.name}.partial")
+    frames = _Prefetcher(plan.frames)
     try:
-        _encode(plan.frames, partial, spec, on_progress, should_stop)
+        _encode(frames, partial, spec, on_progress, should_stop)
         os.replace(partial, out_path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     finally:
-        plan.frames.close()
+        frames.close()
     info = _measure(out_path, plan.input_video_duration)
     if on_progress is not None:
         on_progress(100)

@@ -67,23 +67,18 @@ def _keyframes_to_video(spec: RenderSpec, count: int, reserve_bottom: int) -> Fr
     if spec.first_frame is None:
         raise ValueError("mode 'kf2v' requires a first_frame")
     size = (spec.width, spec.height)
-    start = KenBurns(load_image(spec.first_frame), *size, zoom=(1.0, 1.08))
-    if spec.last_frame is not None:
-        end = KenBurns(load_image(spec.last_frame), *size, zoom=(1.08, 1.0))
-
-        def target(index: int, progress: float) -> Image.Image:
-            return end.frame(progress)
-    else:
-        scene = PromptScene(spec.prompt, spec.seed, *size, spec.fps)
-
-        def target(index: int, progress: float) -> Image.Image:
-            return scene.frame(index)
+    burns = KenBurns(load_image(spec.first_frame), *size, zoom=(1.0, 1.0), swell=0.08)
+    last = burns.prepare(load_image(spec.last_frame)) if spec.last_frame is not None else None
+    scene = PromptScene(spec.prompt, spec.seed, *size, spec.fps) if last is None else None
 
     def frames() -> FrameStream:
         for index in range(count):
             progress = _progress(index, count)
             weight = smoothstep((progress - 0.1) / 0.8)
-            yield Image.blend(start.frame(progress), target(index, progress), weight)
+            if last is not None:
+                yield burns.frame(progress, Image.blend(burns.source, last, weight))
+            elif scene is not None:
+                yield Image.blend(burns.frame(progress), scene.frame(index), weight)
 
     return FramePlan(frames())
 

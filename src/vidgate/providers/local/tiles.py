@@ -69,7 +69,7 @@ class TileBoard:
         self.fps = fps
         self._backdrop = backdrop
         margin = max(2, min(width, height) // 40)
-        area_w = width - 2 * margin
+        area_w = max(4, width - 2 * margin)
         area_h = max(4, height - reserve_bottom - 2 * margin)
         columns, rows = grid_shape(count, area_w, area_h)
         cell_w, cell_h = area_w / columns, area_h / rows

@@ -53,8 +53,8 @@ def _tone(image: Image.Image, lut: list[int]) -> Image.Image:
 
 def _style_lut(spec: RenderSpec, levels: int) -> list[int]:
     dark, mid, bright, accent = prompt_palette(spec.prompt, spec.seed)
-    highlight = tuple((channel + 255) // 2 for channel in bright)
-    return tone_lut((dark, mid, accent, (highlight[0], highlight[1], highlight[2])), levels)
+    highlight = ((bright[0] + 255) // 2, (bright[1] + 255) // 2, (bright[2] + 255) // 2)
+    return tone_lut((dark, mid, accent, highlight), levels)
 
 
 def _image_reference(spec: RenderSpec, count: int, reserve_bottom: int) -> FramePlan:
@@ -215,14 +215,31 @@ def _outpaint_weights(width: int, height: int, geometry: tuple[int, int, int, in
     return Image.fromarray((weights * 255.0 + 0.5).astype(np.uint8), "L")
 
 
+def _padding(
+    width: int, height: int, geometry: tuple[int, int, int, int], scale: float = 1.0
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    left, top, inner_w, inner_h = (round(value * scale) for value in geometry)
+    canvas_w, canvas_h = round(width * scale), round(height * scale)
+    return (
+        (top, max(0, canvas_h - inner_h - top)),
+        (left, max(0, canvas_w - inner_w - left)),
+        (0, 0),
+    )
+
+
 def _video_outpainting(spec: RenderSpec, count: int, reserve_bottom: int) -> FramePlan:
     size = (spec.width, spec.height)
     geometry = outpaint_geometry(*size, outpaint_scales(spec.params))
-    left, top, inner_w, inner_h = geometry
+    inner_w, inner_h = geometry[2:]
     reader = VideoReader(_require_video(spec), inner_w, inner_h, spec.fps)
     weights = _outpaint_weights(*size, geometry)
-    padding = ((top, size[1] - inner_h - top), (left, size[0] - inner_w - left), (0, 0))
-    coarse = (max(1, size[0] // 16), max(1, size[1] // 16))
+    shrink = 1 / 16
+    padding = _padding(*size, geometry)
+    coarse_padding = _padding(*size, geometry, shrink)
+    coarse_inner = (
+        max(1, round(inner_w * shrink)),
+        max(1, round(inner_h * shrink)),
+    )
     dim = [round(value * 0.8) for value in range(256)] * 3
 
     def frames() -> FrameStream:
@@ -230,10 +247,10 @@ def _video_outpainting(spec: RenderSpec, count: int, reserve_bottom: int) -> Fra
         try:
             for frame in islice(source, count):
                 mirrored = Image.fromarray(np.pad(np.asarray(frame), padding, mode="symmetric"))
-                blurred = mirrored.resize(coarse, Image.Resampling.BOX).resize(
-                    size, Image.Resampling.BILINEAR
-                )
-                yield Image.composite(blurred.point(dim), mirrored, weights)
+                coarse = np.asarray(frame.resize(coarse_inner, Image.Resampling.BOX))
+                blurred = Image.fromarray(np.pad(coarse, coarse_padding, mode="symmetric"))
+                backdrop = blurred.point(dim).resize(size, Image.Resampling.BILINEAR)
+                yield Image.composite(backdrop, mirrored, weights)
         finally:
             source.close()
 
