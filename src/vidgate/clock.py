@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["aware", "utcnow"]
+__all__ = ["aware", "iso", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -17,3 +17,9 @@ def aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored time as ISO 8601 with its UTC offset."""
+    found = aware(moment)
+    return None if found is None else found.isoformat()

@@ -8,6 +8,7 @@ from vidgate.clock import utcnow
 from vidgate.ids import KEY_PREFIX, hash_key, new_api_key, new_id
 from vidgate.store import Store
 from vidgate.store.store import Row
+from vidgate.webhooks import new_secret
 
 __all__ = ["NewKey", "create_key", "list_keys"]
 
@@ -34,6 +35,7 @@ async def create_key(store: Store, name: str, quota_seconds: float | None) -> Ne
             "reserved_seconds": 0.0,
             "used_seconds": 0.0,
             "created_at": utcnow(),
+            "webhook_secret": new_secret(),
         }
     )
     return NewKey(key, key_id)

@@ -75,6 +75,7 @@ class VideoRequest(BaseModel):
     mask_video_url: str | None = None
     vace: dict[str, Any] = Field(default_factory=dict)
     callback_url: str | None = None
+    webhook_events: list[str] | None = None
     metadata: dict[str, Any] | None = None
 
 

@@ -57,6 +57,10 @@ class GuardedFetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def check(self, url: str) -> None:
+        """Raise BlockedAddress unless `url` resolves only to addresses the gateway may reach."""
+        await self._resolve(url)
+
     async def _resolve(self, url: str) -> _Target:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,6 +90,19 @@ class GuardedFetcher:
         host_header = f"{target.host}:{parts.port}" if parts.port else target.host
         extensions = {"sni_hostname": target.host} if parts.scheme == "https" else {}
         return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, extensions
+
+    async def post(
+        self, url: str, content: bytes, headers: dict[str, str], timeout: float
+    ) -> httpx.Response:
+        """POST to a checked, pinned address; redirects are not followed."""
+        target = await self._resolve(url)
+        pinned, host, extensions = self._pinned(target)
+        return await self._client.post(
+            pinned,
+            content=content,
+            headers={**headers, **host},
+            extensions={**extensions, "timeout": httpx.Timeout(timeout).as_dict()},
+        )
 
     async def open(self, url: str) -> httpx.Response:
         """Open a streamed GET, following checked redirects; the caller closes the response."""

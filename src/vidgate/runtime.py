@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vidgate.blobs import BlobStore, load_secret
 from vidgate.config import load_providers
 from vidgate.engine import Engine
+from vidgate.engine.deliver import Deliverer
 from vidgate.inputs import InputFetcher
 from vidgate.netguard import GuardedFetcher
 from vidgate.notifier import Notifier
@@ -48,6 +49,7 @@ class Runtime:
         def wake(task_id: str, owner_id: str) -> None:
             notifier.notify(f"task:{task_id}")
             notifier.notify(f"owner:{owner_id}")
+            notifier.notify("deliveries")
 
         store.listeners.append(wake)
         gateway = Gateway(
@@ -58,8 +60,23 @@ class Runtime:
             providers,
             notifier,
         )
+        deliverer = Deliverer(
+            store,
+            fetcher,
+            f"deliver-{id(notifier):x}",
+            gateway.webhook_payload,
+            timeout=settings.webhook_timeout,
+            retry_window=settings.webhook_retry_window,
+            retry_base=settings.webhook_retry_base,
+        )
         engine = Engine(
-            settings, store, blobs, providers, notifier, lambda name: gateway.sign(name).url
+            settings,
+            store,
+            blobs,
+            providers,
+            notifier,
+            lambda name: gateway.sign(name).url,
+            deliverer,
         )
         return cls(settings, store, gateway, engine, fetcher, providers)
 

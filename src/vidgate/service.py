@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import json
 import time
@@ -12,18 +13,21 @@ from typing import Any
 
 from vidgate.blobs import BlobStore
 from vidgate.catalog import resolve_model, resolve_shape
-from vidgate.clock import aware, utcnow
+from vidgate.clock import aware, iso, utcnow
+from vidgate.dialects.native import render_task
 from vidgate.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, Unauthorized
 from vidgate.ids import hash_key, new_id, new_task_id
 from vidgate.inputs import INPUT_FIELDS, InputFetcher, StoredInput
 from vidgate.models import Result, Status, Task, TaskError, Usage, VideoRequest
 from vidgate.models import detect_mode as detect
+from vidgate.netguard import BlockedAddress
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
 from vidgate.providers.upstream import UpstreamError
 from vidgate.settings import Settings
 from vidgate.store import QuotaShort, Store
 from vidgate.store.store import Row
+from vidgate.webhooks import ALL_EVENTS, new_secret
 
 __all__ = ["Account", "Gateway", "Page"]
 
@@ -109,6 +113,12 @@ def _check_request(request: VideoRequest, mode: str) -> None:
         ("http://", "https://")
     ):
         raise InvalidRequest("callback_url must be an http(s) URL.", param="callback_url")
+    for name in request.webhook_events or []:
+        if name not in ALL_EVENTS:
+            raise InvalidRequest(
+                f"webhook_events: unknown event {name!r}; choose from {', '.join(ALL_EVENTS)}.",
+                param="webhook_events",
+            )
 
 
 class Gateway:
@@ -170,6 +180,13 @@ class Gateway:
             ratio=request.ratio,
             fps=request.fps,
         )
+        if request.callback_url is not None:
+            try:
+                await self.inputs.fetcher.check(request.callback_url)
+            except BlockedAddress as exc:
+                raise InvalidRequest(
+                    f"callback_url cannot be called: {exc}.", param="callback_url"
+                ) from None
         stored = await self._store_inputs(request)
         seed = request.seed if request.seed is not None else derive_seed(request)
         now = utcnow()
@@ -383,6 +400,50 @@ class Gateway:
             reserved=row["reserved_seconds"],
             used=row["used_seconds"],
         )
+
+    # webhooks
+
+    async def webhook_secret(self, owner_id: str) -> str:
+        row = await self.store.key_by_id(owner_id)
+        if row is not None and row["webhook_secret"]:
+            return str(row["webhook_secret"])
+        return await self.store.set_webhook_secret(owner_id, new_secret())
+
+    async def webhook_payload(self, delivery: Row) -> dict[str, Any]:
+        """The body of one delivery: the event, and the task as it is now."""
+        row = await self.store.task(delivery["task_id"])
+        assert row is not None
+        return {
+            "type": delivery["type"],
+            "timestamp": iso(delivery["event_at"]),
+            "data": render_task(self.to_task(row)),
+        }
+
+    async def deliveries(self, owner_id: str, task_id: str) -> builtins.list[dict[str, Any]]:
+        """The task's webhook deliveries and every attempt, for its owner."""
+        await self.get(owner_id, task_id)
+        return [
+            {
+                "id": row["id"],
+                "type": row["type"],
+                "url": row["url"],
+                "status": row["status"],
+                "attempts": [
+                    {
+                        "at": iso(a["attempted_at"]),
+                        "status_code": a["status_code"],
+                        "error": a["error"],
+                        "duration_ms": a["duration_ms"],
+                    }
+                    for a in attempts
+                ],
+                "next_attempt_at": iso(row["next_attempt_at"])
+                if row["status"] == "pending"
+                else None,
+                "delivered_at": iso(row["delivered_at"]),
+            }
+            for row, attempts in await self.store.deliveries_for(task_id)
+        ]
 
     # files
 

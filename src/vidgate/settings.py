@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     config: Path | None = None
     max_result_bytes: int = Field(default=2 * 1024**3, gt=0)
     sse_heartbeat: float = Field(default=15.0, gt=0)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_retry_window: float = Field(default=24 * 3600, gt=0)
+    webhook_retry_base: float = Field(default=5.0, gt=0)
     run_engine: bool = True
     local_concurrency: int = Field(default=2, ge=1)
     lease_seconds: float = Field(default=30.0, gt=0)

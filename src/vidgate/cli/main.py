@@ -78,7 +78,8 @@ async def _keys_list() -> list[str]:
         quota = "unlimited" if row["quota_seconds"] is None else f"{row['quota_seconds']:g}s"
         lines.append(
             f"{row['id']}\t{row['name']}\t{row['prefix']}…\tquota={quota}\t"
-            f"used={row['used_seconds']:g}s\treserved={row['reserved_seconds']:g}s"
+            f"used={row['used_seconds']:g}s\treserved={row['reserved_seconds']:g}s\t"
+            f"webhook_secret={row['webhook_secret'] or '-'}"
         )
     return lines
 

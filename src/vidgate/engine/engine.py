@@ -12,6 +12,7 @@ from typing import Any
 
 from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
+from vidgate.engine.deliver import Deliverer
 from vidgate.engine.run import TaskRunner
 from vidgate.engine.upstream import UpstreamRunner
 from vidgate.models import Status
@@ -42,6 +43,7 @@ class Engine:
         providers: Providers,
         notifier: Notifier,
         public_url: Callable[[str], str],
+        deliverer: Deliverer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -61,6 +63,7 @@ class Engine:
             public_url,
             settings.max_result_bytes,
         )
+        self.deliverer = deliverer
         self._loops: list[asyncio.Task[None]] = []
         self._work: set[asyncio.Task[None]] = set()
         self._running: dict[str, int] = dict.fromkeys(providers.names(), 0)
@@ -72,6 +75,9 @@ class Engine:
         if self.providers.upstream:
             self._loops.append(asyncio.create_task(self._poll(), name="poll"))
         self._loops.append(asyncio.create_task(self._reap(), name="reap"))
+        if self.deliverer is not None:
+            deliver = self.deliverer.run(lambda seconds: self.notifier.wait("deliveries", seconds))
+            self._loops.append(asyncio.create_task(deliver, name="deliver"))
 
     async def stop(self) -> None:
         """Stop claiming and abandon work in hand; leases let another worker resume it."""

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vidgate import __version__
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
-from vidgate.server.routes import events, files, media, meta, native
+from vidgate.server.routes import events, files, media, meta, native, webhooks
 from vidgate.settings import Settings
 
 __all__ = ["create_app"]
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (meta, native, events, files, media):
+    for module in (meta, native, events, webhooks, files, media):
         app.include_router(module.router)
     app.add_middleware(RequestId)
     return app

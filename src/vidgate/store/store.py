@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from vidgate.clock import utcnow
 from vidgate.models import Status
 from vidgate.store.migrate import upgrade
-from vidgate.store.tables import api_keys, events, files, ledger, tasks
+from vidgate.store.tables import (
+    api_keys,
+    deliveries,
+    delivery_attempts,
+    events,
+    files,
+    ledger,
+    tasks,
+)
+from vidgate.webhooks import TERMINAL_EVENTS
 
 __all__ = ["QuotaShort", "Store", "Transition"]
 
@@ -172,7 +181,7 @@ class Store:
                         created_at=now,
                     )
                 )
-                await self._event(conn, row["id"], row["owner_id"], Status.QUEUED, 0, now)
+                await self._event(conn, row, Status.QUEUED, 0, now)
                 stored = await self._task(conn, row["id"])
                 assert stored is not None
                 return stored, True
@@ -275,7 +284,7 @@ class Store:
                 row = await self._task(conn, task_id)
                 assert row is not None
                 if status == Status.QUEUED.value:
-                    await self._event(conn, task_id, row["owner_id"], Status.PROCESSING, 0, now)
+                    await self._event(conn, row, Status.PROCESSING, 0, now)
                 claimed.append(row)
         return claimed
 
@@ -413,7 +422,7 @@ class Store:
                 return False
             row = await self._task(conn, task_id)
             assert row is not None
-            await self._event(conn, task_id, row["owner_id"], Status.PROCESSING, progress, now)
+            await self._event(conn, row, Status.PROCESSING, progress, now)
             return True
 
     async def transition(
@@ -454,7 +463,7 @@ class Store:
             assert row is not None
             if to.terminal:
                 await self._close_reservation(conn, row, to, settle_seconds, now)
-            await self._event(conn, task_id, row["owner_id"], to, row["progress"], now)
+            await self._event(conn, row, to, row["progress"], now)
             return row
 
     async def _close_reservation(
@@ -490,24 +499,42 @@ class Store:
     async def _event(
         self,
         conn: AsyncConnection,
-        task_id: str,
-        owner_id: str,
+        row: Mapping[Any, Any],
         status: Status,
         progress: int,
         now: datetime,
     ) -> None:
+        """Append an event and, where the task asked for it, its webhook delivery."""
         kind = "task.progress" if status is Status.PROCESSING and progress else f"task.{status}"
-        conn.info.setdefault("vidgate_events", []).append((task_id, owner_id))
-        await conn.execute(
+        conn.info.setdefault("vidgate_events", []).append((row["id"], row["owner_id"]))
+        result = await conn.execute(
             insert(events).values(
-                task_id=task_id,
-                owner_id=owner_id,
+                task_id=row["id"],
+                owner_id=row["owner_id"],
                 type=kind,
                 status=status.value,
                 progress=progress,
                 created_at=now,
             )
         )
+        url = row.get("callback_url")
+        wanted = (row.get("request") or {}).get("webhook_events") or TERMINAL_EVENTS
+        if url and kind in wanted:
+            assert result.inserted_primary_key is not None
+            event_id = result.inserted_primary_key[0]
+            await conn.execute(
+                insert(deliveries).values(
+                    id=f"msg_{row['id'].replace('-', '')[:20]}{event_id}",
+                    event_id=event_id,
+                    task_id=row["id"],
+                    owner_id=row["owner_id"],
+                    url=url,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
 
     async def events_after(
         self, owner_id: str, after: int, task_id: str | None = None, limit: int = 500
@@ -519,6 +546,110 @@ class Store:
         async with self.reading() as conn:
             result = await conn.execute(query.order_by(events.c.id).limit(limit))
             return list(result.mappings())
+
+    async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Row]:
+        """Lease webhook deliveries that are due."""
+        now = utcnow()
+        due = and_(
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.lease_owner.is_(None), deliveries.c.lease_expires_at < now),
+        )
+        async with self.writing() as conn:
+            result = await conn.execute(
+                select(deliveries.c.id)
+                .where(due)
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(limit)
+            )
+            ids = [r[0] for r in result.all()]
+            if not ids:
+                return []
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), due)
+                .values(lease_owner=worker, lease_expires_at=now + lease)
+            )
+            rows = await conn.execute(
+                select(deliveries, events.c.type, events.c.created_at.label("event_at"))
+                .join(events, events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.id.in_(ids), deliveries.c.lease_owner == worker)
+            )
+            return list(rows.mappings())
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        worker: str,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: str,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Log one attempt; `outcome` is delivered, pending (retry at next_attempt_at) or failed."""
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": outcome,
+            "attempts": deliveries.c.attempts + 1,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if outcome == "delivered":
+            values["delivered_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        async with self.writing() as conn:
+            changed = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == worker)
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                return
+            await conn.execute(
+                insert(delivery_attempts).values(
+                    delivery_id=delivery_id,
+                    attempted_at=now,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+
+    async def deliveries_for(self, task_id: str) -> list[tuple[Row, list[Row]]]:
+        """A task's webhook deliveries, each with its attempts, oldest first."""
+        async with self.reading() as conn:
+            found = await conn.execute(
+                select(deliveries, events.c.type)
+                .join(events, events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.task_id == task_id)
+                .order_by(deliveries.c.event_id)
+            )
+            rows = list(found.mappings())
+            attempts = await conn.execute(
+                select(delivery_attempts)
+                .where(delivery_attempts.c.delivery_id.in_([r["id"] for r in rows]))
+                .order_by(delivery_attempts.c.id)
+            )
+            by_delivery: dict[str, list[Row]] = {}
+            for attempt in attempts.mappings():
+                by_delivery.setdefault(attempt["delivery_id"], []).append(attempt)
+            return [(row, by_delivery.get(row["id"], [])) for row in rows]
+
+    async def set_webhook_secret(self, key_id: str, secret: str) -> str:
+        """Give a key its webhook secret unless it has one; returns the secret in force."""
+        async with self.writing() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.webhook_secret.is_(None))
+                .values(webhook_secret=secret)
+            )
+            result = await conn.execute(
+                select(api_keys.c.webhook_secret).where(api_keys.c.id == key_id)
+            )
+            return str(result.scalar_one())
 
     async def events_for(self, task_id: str) -> list[Row]:
         async with self.reading() as conn:

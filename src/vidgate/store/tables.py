@@ -18,7 +18,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["api_keys", "events", "files", "ledger", "metadata", "tasks"]
+__all__ = [
+    "api_keys",
+    "deliveries",
+    "delivery_attempts",
+    "events",
+    "files",
+    "ledger",
+    "metadata",
+    "tasks",
+]
 
 metadata = MetaData()
 
@@ -34,6 +43,7 @@ api_keys = Table(
     Column("used_seconds", Float, nullable=False, default=0.0),
     Column("created_at", DateTime(), nullable=False),
     Column("revoked_at", DateTime(), nullable=True),
+    Column("webhook_secret", String(80), nullable=True),
 )
 
 tasks = Table(
@@ -110,4 +120,35 @@ files = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("created_at", DateTime(), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False, unique=True),
+    Column("task_id", String(40), nullable=False),
+    Column("owner_id", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", DateTime(), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("delivered_at", DateTime(), nullable=True),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_task", "task_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), ForeignKey("deliveries.id"), nullable=False),
+    Column("attempted_at", DateTime(), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
 )

@@ -37,7 +37,8 @@ async def list_models(request: Request, caller: Caller) -> JSONResponse:
 @router.get("/v1/account", tags=["meta"])
 async def account(request: Request, caller: Caller) -> JSONResponse:
     """The key's quota in seconds of output video: balance, reserved and used."""
-    found = await gateway_of(request).account(caller["id"])
+    gateway = gateway_of(request)
+    found = await gateway.account(caller["id"])
     return JSONResponse(
         {
             "key_id": found.key_id,
@@ -48,5 +49,6 @@ async def account(request: Request, caller: Caller) -> JSONResponse:
             "reserved": found.reserved,
             "used": found.used,
             "unlimited": found.quota is None,
+            "webhook_secret": await gateway.webhook_secret(caller["id"]),
         }
     )

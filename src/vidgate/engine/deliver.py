@@ -1,0 +1,122 @@
+"""Webhook delivery from the outbox: signed, retried with backoff, at least once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from vidgate.clock import utcnow
+from vidgate.engine.schedule import retry_delay
+from vidgate.netguard import BlockedAddress, GuardedFetcher
+from vidgate.store import Store
+from vidgate.store.store import Row
+from vidgate.webhooks import signature_headers
+
+__all__ = ["Deliverer"]
+
+log = logging.getLogger("vidgate.webhooks")
+BATCH = 100
+IDLE = 0.25
+LEASE = timedelta(seconds=60)
+MAX_CONCURRENT = 64
+
+
+class Deliverer:
+    """Sends due deliveries; each carries a stable `webhook-id`, so receivers can drop repeats."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: GuardedFetcher,
+        worker: str,
+        render: Callable[[Row], Awaitable[dict[str, Any]]],
+        *,
+        timeout: float,
+        retry_window: float,
+        retry_base: float,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.worker = worker
+        self.render = render
+        self.timeout = timeout
+        self.retry_window = retry_window
+        self.retry_base = retry_base
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._secrets: dict[str, str] = {}
+
+    async def run(self, wake: Callable[[float], Awaitable[bool]]) -> None:
+        in_flight: set[asyncio.Task[None]] = set()
+        while True:
+            try:
+                due = await self.store.claim_deliveries(self.worker, LEASE, BATCH)
+            except Exception:
+                log.exception("claiming deliveries failed")
+                due = []
+            for row in due:
+                task = asyncio.create_task(self._send(row))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if len(due) < BATCH:
+                await wake(IDLE)
+
+    async def _secret(self, owner_id: str) -> str:
+        secret = self._secrets.get(owner_id)
+        if secret is None:
+            row = await self.store.key_by_id(owner_id)
+            secret = row["webhook_secret"] if row is not None else None
+            if not secret:
+                from vidgate.webhooks import new_secret
+
+                secret = await self.store.set_webhook_secret(owner_id, new_secret())
+            self._secrets[owner_id] = secret
+        return secret
+
+    async def _send(self, row: Row) -> None:
+        async with self._slots:
+            payload = await self.render(row)
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            stamp = int(time.time())
+            headers = signature_headers(await self._secret(row["owner_id"]), row["id"], stamp, body)
+            started = time.monotonic()
+            status: int | None = None
+            error: str | None = None
+            try:
+                response = await self.fetcher.post(row["url"], body, headers, self.timeout)
+                status = response.status_code
+                if not response.is_success:
+                    error = f"receiver answered HTTP {status}"
+            except BlockedAddress as exc:
+                error = f"refused: {exc}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            elapsed = int((time.monotonic() - started) * 1000)
+            if error is None:
+                await self.store.record_attempt(
+                    row["id"],
+                    self.worker,
+                    status_code=status,
+                    error=None,
+                    duration_ms=elapsed,
+                    outcome="delivered",
+                )
+                return
+            age = (utcnow() - row["created_at"]).total_seconds()
+            wait = retry_delay(row["attempts"] + 1, base=self.retry_base, cap=3600)
+            give_up = age + wait > self.retry_window
+            await self.store.record_attempt(
+                row["id"],
+                self.worker,
+                status_code=status,
+                error=error,
+                duration_ms=elapsed,
+                outcome="failed" if give_up else "pending",
+                next_attempt_at=None if give_up else utcnow() + timedelta(seconds=wait),
+            )

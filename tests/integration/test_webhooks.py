@@ -1,0 +1,101 @@
+"""Signed webhooks: verified independently, retried while the receiver is down, logged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RunningGateway, wait_terminal
+from receiver import Receiver, start_receiver
+from standardwebhooks import Webhook
+
+SMALL = {"prompt": "hook", "duration": 2, "resolution": "480P"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = start_receiver()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def hooked(gateway_factory: Any) -> RunningGateway:
+    gateway: RunningGateway = gateway_factory(webhook_retry_base=0.1)
+    return gateway
+
+
+def test_terminal_event_is_signed_per_standard_webhooks(
+    hooked: RunningGateway, receiver: Receiver
+) -> None:
+    with hooked.client(hooked.make_key()) as api:
+        secret = api.get("/v1/account").json()["webhook_secret"]
+        assert secret.startswith("whsec_")
+        task_id = api.post("/v1/tasks", json={**SMALL, "callback_url": receiver.url}).json()[
+            "task_id"
+        ]
+        wait_terminal(api, task_id)
+        [delivery] = receiver.wait_for(1)
+        payload = Webhook(secret).verify(delivery.body, delivery.headers)
+        assert payload["type"] == "task.completed"
+        assert payload["data"]["task_id"] == task_id
+        assert payload["data"]["status"] == "completed"
+        assert payload["data"]["result"]["video_url"]
+        with pytest.raises(Exception, match="(?i)signature"):
+            Webhook(secret).verify(delivery.body + b" ", delivery.headers)
+        log = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+        assert [d["status"] for d in log] == ["delivered"]
+        assert log[0]["id"] == delivery.headers["webhook-id"]
+        assert log[0]["attempts"][0]["status_code"] == 204
+
+
+def test_a_receiver_that_is_down_gets_every_event_once_back(
+    hooked: RunningGateway, receiver: Receiver
+) -> None:
+    receiver.fail_next = 3
+    with hooked.client(hooked.make_key()) as api:
+        body = {
+            **SMALL,
+            "callback_url": receiver.url,
+            "webhook_events": ["task.processing", "task.progress", "task.completed"],
+        }
+        task_id = api.post("/v1/tasks", json=body).json()["task_id"]
+        wait_terminal(api, task_id)
+        log: list[dict[str, Any]] = []
+        for _ in range(200):
+            log = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+            if log and all(d["status"] == "delivered" for d in log):
+                break
+            api.get(f"/v1/tasks/{task_id}", params={"wait": 0.1})
+        assert log and all(d["status"] == "delivered" for d in log)
+        types = [json.loads(r.body)["type"] for r in receiver.wait_for(len(log))]
+        assert set(types) == {d["type"] for d in log}
+        assert "task.completed" in types and "task.processing" in types
+        failures = [a for d in log for a in d["attempts"] if a["status_code"] == 503]
+        assert len(failures) == 3
+        ids = [r.headers["webhook-id"] for r in receiver.received]
+        assert len(ids) == len(set(ids))
+
+
+def test_callbacks_to_private_addresses_are_refused(gateway_factory: Any) -> None:
+    gateway: RunningGateway = gateway_factory(allow_networks="")
+    with gateway.client(gateway.make_key()) as api:
+        for url in ["http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://[::1]/x"]:
+            response = api.post("/v1/tasks", json={**SMALL, "callback_url": url})
+            assert response.status_code == 400
+            assert response.json()["error"]["param"] == "callback_url"
+        bad = api.post("/v1/tasks", json={**SMALL, "webhook_events": ["task.done"]})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["param"] == "webhook_events"
+
+
+def test_deliveries_of_another_key_are_hidden(hooked: RunningGateway, receiver: Receiver) -> None:
+    with hooked.client(hooked.make_key()) as api, hooked.client(hooked.make_key()) as other:
+        task_id = api.post("/v1/tasks", json={**SMALL, "callback_url": receiver.url}).json()[
+            "task_id"
+        ]
+        assert other.get(f"/v1/tasks/{task_id}/deliveries").status_code == 404
+        assert httpx.get(f"{hooked.url}/v1/tasks/{task_id}/deliveries").status_code == 401
