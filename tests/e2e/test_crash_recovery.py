@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -137,3 +138,67 @@ def test_kill_9_during_rendering_loses_and_doubles_nothing(tmp_path: Path) -> No
     blobs = data_dir / "blobs"
     results = [p for p in blobs.rglob("*.mp4") if p.relative_to(blobs).parts[0] != "tmp"]
     assert sorted(p.name.split(".")[0] for p in results) == sorted(ids)
+
+
+def test_kill_9_before_delivery_loses_no_webhook(tmp_path: Path) -> None:
+    from receiver import start_receiver
+
+    receiver = start_receiver()
+    receiver.down = True
+    port = free_port()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {
+        **os.environ,
+        "VIDGATE_DATA_DIR": str(data_dir),
+        "VIDGATE_PORT": str(port),
+        "VIDGATE_ALLOW_NETWORKS": "127.0.0.0/8",
+        "VIDGATE_WEBHOOK_RETRY_BASE": "0.2",
+    }
+    settings = Settings(data_dir=data_dir, port=port)
+
+    async def make_key() -> str:
+        store = Store(settings.database)
+        await store.open()
+        try:
+            return (await create_key(store, "hooks", None)).key
+        finally:
+            await store.close()
+
+    key = asyncio.run(make_key())
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gateway.log"
+    process = start(env, log)
+    try:
+        wait_healthy(url, process)
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as api:
+            body = {
+                "prompt": "p",
+                "duration": 2,
+                "resolution": "480P",
+                "callback_url": receiver.url,
+            }
+            task_id = api.post("/v1/tasks", json=body).json()["task_id"]
+            while api.get(f"/v1/tasks/{task_id}", params={"wait": 5}).json()["status"] not in (
+                "completed",
+                "failed",
+            ):
+                pass
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            assert receiver.received == []
+            receiver.down = False
+            process = start(env, log)
+            wait_healthy(url, process)
+            [delivery] = receiver.wait_for(1, timeout=60)
+            assert json.loads(delivery.body)["data"]["task_id"] == task_id
+            log_rows = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+            assert [d["status"] for d in log_rows] == ["delivered"]
+            codes = [a["status_code"] for a in log_rows[0]["attempts"]]
+            assert codes[-1] == 204 and set(codes[:-1]) <= {503}
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        receiver.close()

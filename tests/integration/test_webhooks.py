@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
+
 from conftest import RunningGateway, wait_terminal
 from receiver import Receiver, start_receiver
-from standardwebhooks import Webhook
 
 SMALL = {"prompt": "hook", "duration": 2, "resolution": "480P"}
 
@@ -44,7 +45,7 @@ def test_terminal_event_is_signed_per_standard_webhooks(
         assert payload["data"]["task_id"] == task_id
         assert payload["data"]["status"] == "completed"
         assert payload["data"]["result"]["video_url"]
-        with pytest.raises(Exception, match="(?i)signature"):
+        with pytest.raises(Exception, match=r"(?i)signature"):
             Webhook(secret).verify(delivery.body + b" ", delivery.headers)
         log = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
         assert [d["status"] for d in log] == ["delivered"]
