@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+
 from conftest import RunningGateway
 
 SMALL = {"prompt": "stream", "duration": 2, "resolution": "480P"}
