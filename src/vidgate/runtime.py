@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidgate.blobs import BlobStore, load_secret
 from vidgate.config import load_providers
 from vidgate.engine import Engine
 from vidgate.engine.deliver import Deliverer
+from vidgate.eventtail import tail_events
 from vidgate.inputs import InputFetcher
 from vidgate.netguard import GuardedFetcher
 from vidgate.notifier import Notifier
@@ -29,6 +33,8 @@ class Runtime:
     engine: Engine
     fetcher: GuardedFetcher
     providers: Providers
+    wake: Callable[[str, str], None]
+    tail: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -78,9 +84,17 @@ class Runtime:
             lambda name: gateway.sign(name).url,
             deliverer,
         )
-        return cls(settings, store, gateway, engine, fetcher, providers)
+        return cls(settings, store, gateway, engine, fetcher, providers, wake)
+
+    def follow_events(self) -> None:
+        """Wake this process's waiters for changes that other processes make."""
+        self.tail = asyncio.create_task(tail_events(self.store, self.wake), name="event-tail")
 
     async def close(self) -> None:
+        if self.tail is not None:
+            self.tail.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.tail
         await self.engine.stop()
         await self.providers.aclose()
         await self.fetcher.aclose()

@@ -26,12 +26,13 @@ from vidgate.providers.registry import Providers
 from vidgate.providers.upstream import UpstreamError
 from vidgate.settings import Settings
 from vidgate.store import QuotaShort, Store
+from vidgate.store.listing import TaskQuery, count_tasks, find_tasks
 from vidgate.store.store import Row
 from vidgate.webhooks import ALL_EVENTS, new_secret
 
 __all__ = ["Account", "Gateway", "Page"]
 
-LONG_POLL_RECHECK = 1.0
+LONG_POLL_RECHECK = 30.0
 MAX_SEED = 2_147_483_647
 VACE_FUNCTIONS = (
     "image_reference",
@@ -388,6 +389,15 @@ class Gateway:
             owner_id, status=status, model=model, limit=limit + 1, after=after
         )
         return Page([self.to_task(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+    async def find(self, owner_id: str, query: TaskQuery, *, limit: int, offset: int = 0) -> Page:
+        """One page of the owner's tasks matching `query`, by offset or after a cursor id."""
+        rows = await find_tasks(self.store, owner_id, query, limit=limit + 1, offset=offset)
+        return Page([self.to_task(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+    async def count(self, owner_id: str, query: TaskQuery) -> int:
+        """How many of the owner's tasks match `query`."""
+        return await count_tasks(self.store, owner_id, query)
 
     async def account(self, owner_id: str) -> Account:
         row = await self.store.key_by_id(owner_id)

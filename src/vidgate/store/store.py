@@ -651,6 +651,22 @@ class Store:
             )
             return str(result.scalar_one())
 
+    async def events_since(self, after: int, limit: int = 1000) -> list[Row]:
+        """Every event with an id above `after`, oldest first, whoever wrote it."""
+        async with self.reading() as conn:
+            result = await conn.execute(
+                select(events.c.id, events.c.task_id, events.c.owner_id)
+                .where(events.c.id > after)
+                .order_by(events.c.id)
+                .limit(limit)
+            )
+            return list(result.mappings())
+
+    async def last_event_id(self) -> int:
+        async with self.reading() as conn:
+            result = await conn.execute(select(func.max(events.c.id)))
+            return int(result.scalar_one() or 0)
+
     async def events_for(self, task_id: str) -> list[Row]:
         async with self.reading() as conn:
             result = await conn.execute(

@@ -18,7 +18,7 @@ from vidgate.store.store import Row
 __all__ = ["router"]
 
 router = APIRouter(tags=["events"])
-RECHECK = 1.0
+RECHECK = 30.0
 TERMINAL_TYPES = ("task.completed", "task.failed", "task.cancelled")
 
 
