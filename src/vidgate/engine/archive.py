@@ -70,7 +70,7 @@ async def archive_result(
         "height": height,
         "fps": fps,
         "bytes": blobs.path(name).stat().st_size,
-        "source_url": source_url,
+        "source_url": provider.source_url(row["upstream_id"], source_url),
     }
     if upstream_usage is not None:
         usage = upstream_usage.model_dump()

@@ -175,7 +175,12 @@ class UpstreamRunner:
         resolved = row["request"]["resolved"]
         low, _ = expected_window(row["mode"], resolved["duration"], resolved["resolution"])
         if failed:
-            delay = retry_delay(row["poll_failures"] + 1, retry_after=retry_after)
+            delay = retry_delay(
+                row["poll_failures"] + 1,
+                base=provider.config.poll_interval,
+                cap=provider.config.max_poll_interval,
+                retry_after=retry_after,
+            )
         else:
             delay = next_poll_delay(
                 elapsed,
@@ -201,10 +206,10 @@ class UpstreamRunner:
 
     async def _complete(self, row: Row, provider: UpstreamProvider, snapshot: Task) -> None:
         task_id = row["id"]
-        source = snapshot.result.video_url if snapshot.result else None
+        given = snapshot.result.video_url if snapshot.result else None
         try:
             result, usage = await archive_result(
-                self.blobs, provider, row, source, snapshot.usage, self.max_result_bytes
+                self.blobs, provider, row, given, snapshot.usage, self.max_result_bytes
             )
         except UpstreamError as exc:
             if row["poll_failures"] + 1 >= MAX_ARCHIVE_FAILURES:

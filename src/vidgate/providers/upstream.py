@@ -182,6 +182,15 @@ class UpstreamProvider:
             raise
         return True
 
+    def source_url(self, upstream_id: str, url: str | None) -> str | None:
+        """Where the upstream keeps the result: its absolute URL, or its content route."""
+        if url and url.startswith(("http://", "https://")):
+            return url
+        content = self.adapter.content(upstream_id)
+        if content is None:
+            return url
+        return f"{self.config.base_url.rstrip('/')}{content.path}"
+
     async def download(
         self, upstream_id: str, url: str | None, credential: str, dest: Path, max_bytes: int
     ) -> int:
