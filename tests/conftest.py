@@ -22,6 +22,8 @@ from vidgate.server.app import create_app
 from vidgate.settings import Settings
 from vidgate.store import Store
 
+pytest_plugins = ["upstreams"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:

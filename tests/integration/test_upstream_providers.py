@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from conftest import RunningGateway, wait_terminal
-from upstreams import fakes, fronted  # noqa: F401
 from vidgate.testing import FakeUpstream, SubmitFailure, Timing
 
 Fakes = Callable[..., FakeUpstream]
