@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -175,11 +174,3 @@ class InputFetcher:
             return StoredInput(name, kind, seconds)
         finally:
             staged.unlink(missing_ok=True)
-
-
-def content_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -17,7 +17,7 @@ from vidgate.clock import aware, iso, utcnow
 from vidgate.dialects.native import render_task
 from vidgate.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, Unauthorized
 from vidgate.ids import hash_key, new_id, new_task_id
-from vidgate.inputs import INPUT_FIELDS, InputFetcher, StoredInput
+from vidgate.inputs import INPUT_FIELDS, InputFetcher, StoredInput, probe_media
 from vidgate.models import Result, Status, Task, TaskError, Usage, VideoRequest
 from vidgate.models import detect_mode as detect
 from vidgate.netguard import BlockedAddress
@@ -461,8 +461,6 @@ class Gateway:
         self, owner_id: str, filename: str | None, content_type: str, staged_bytes: bytes
     ) -> dict[str, Any]:
         """Keep an uploaded image or video and return a signed URL usable as an input."""
-        from vidgate.inputs import probe_media
-
         file_id = new_id("file")
         staged = self.blobs.staging(file_id)
         staged.write_bytes(staged_bytes)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from vidgate.blobs import BlobStore
 from vidgate.catalog import SIZES
@@ -158,7 +157,7 @@ class TaskRunner:
             "width": rendered.width,
             "height": rendered.height,
             "fps": rendered.fps,
-            "bytes": Path(self.blobs.path(name)).stat().st_size,
+            "bytes": self.blobs.path(name).stat().st_size,
         }
         changed = await self.store.transition(
             task_id,

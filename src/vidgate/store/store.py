@@ -26,17 +26,10 @@ from vidgate.store.tables import (
 )
 from vidgate.webhooks import TERMINAL_EVENTS
 
-__all__ = ["QuotaShort", "Store", "Transition"]
+__all__ = ["QuotaShort", "Store"]
 
 Row = RowMapping
 ACTIVE = (Status.QUEUED.value, Status.PROCESSING.value)
-
-
-class Transition:
-    """What a status change does to the ledger, besides the status itself."""
-
-    SETTLE = "settle"
-    REFUND = "refund"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -481,7 +474,7 @@ class Store:
             insert(ledger).values(
                 key_id=row["owner_id"],
                 task_id=row["id"],
-                kind=Transition.SETTLE if settle else Transition.REFUND,
+                kind="settle" if settle else "refund",
                 phase="close",
                 seconds=used if settle else reserved,
                 created_at=now,
