@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -351,21 +351,38 @@ class Store:
             or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_at < now),
         )
         async with self.writing() as conn:
-            result = await conn.execute(
-                select(tasks.c.id).where(due).order_by(tasks.c.next_poll_at).limit(limit)
-            )
-            ids = [row[0] for row in result.all()]
-            if not ids:
+            if not await self._lease_due(
+                conn, tasks, due, tasks.c.next_poll_at, limit, worker, now + lease
+            ):
                 return []
-            await conn.execute(
-                update(tasks)
-                .where(tasks.c.id.in_(ids), due)
-                .values(lease_owner=worker, lease_expires_at=now + lease)
-            )
             rows = await conn.execute(
-                select(tasks).where(tasks.c.id.in_(ids), tasks.c.lease_owner == worker)
+                select(tasks).where(
+                    tasks.c.lease_owner == worker, tasks.c.lease_expires_at == now + lease
+                )
             )
             return list(rows.mappings())
+
+    @staticmethod
+    async def _lease_due(
+        conn: AsyncConnection,
+        table: Table,
+        due: ColumnElement[bool],
+        order: ColumnElement[Any],
+        limit: int,
+        worker: str,
+        expires: datetime,
+    ) -> bool:
+        """Lease up to `limit` due rows of `table` to `worker`; False when none were due."""
+        result = await conn.execute(select(table.c.id).where(due).order_by(order).limit(limit))
+        ids = [row[0] for row in result.all()]
+        if not ids:
+            return False
+        await conn.execute(
+            update(table)
+            .where(table.c.id.in_(ids), due)
+            .values(lease_owner=worker, lease_expires_at=expires)
+        )
+        return True
 
     async def reschedule(
         self,
@@ -549,24 +566,14 @@ class Store:
             or_(deliveries.c.lease_owner.is_(None), deliveries.c.lease_expires_at < now),
         )
         async with self.writing() as conn:
-            result = await conn.execute(
-                select(deliveries.c.id)
-                .where(due)
-                .order_by(deliveries.c.next_attempt_at)
-                .limit(limit)
-            )
-            ids = [r[0] for r in result.all()]
-            if not ids:
+            expires = now + lease
+            order = deliveries.c.next_attempt_at
+            if not await self._lease_due(conn, deliveries, due, order, limit, worker, expires):
                 return []
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), due)
-                .values(lease_owner=worker, lease_expires_at=now + lease)
-            )
             rows = await conn.execute(
                 select(deliveries, events.c.type, events.c.created_at.label("event_at"))
                 .join(events, events.c.id == deliveries.c.event_id)
-                .where(deliveries.c.id.in_(ids), deliveries.c.lease_owner == worker)
+                .where(deliveries.c.lease_owner == worker, deliveries.c.lease_expires_at == expires)
             )
             return list(rows.mappings())
 
