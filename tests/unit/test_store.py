@@ -19,10 +19,21 @@ from vidgate.models import Status
 from vidgate.store import QuotaShort, Store
 from vidgate.store.tables import metadata
 
+pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = Store(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = Store(database_url)
     await opened.open()
     yield opened
     await opened.close()
@@ -136,3 +147,114 @@ async def test_idempotency_key_is_unique_per_owner(store: Store) -> None:
     again, created_again = await store.insert_task(task_row(key.key_id, idempotency_key="a"))
     assert created and not created_again
     assert again["id"] == first["id"]
+
+
+async def test_concurrent_opens_of_a_new_database_migrate_it_once(database_url: str) -> None:
+    stores = [Store(database_url) for _ in range(4)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(s.open() for s in stores)), 60)
+        key = await create_key(stores[0], "k", None)
+        assert (await stores[-1].key_by_id(key.key_id)) is not None
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
+async def test_events_become_visible_in_id_order(store: Store) -> None:
+    """A follower that has read event n must never later find an event below n."""
+    key = await create_key(store, "k", None)
+    first, _ = await store.insert_task(task_row(key.key_id))
+    second, _ = await store.insert_task(task_row(key.key_id))
+    before = await store.last_event_id()
+    async with store.writing() as conn:
+        await store._event(conn, first, Status.PROCESSING, 0, utcnow())
+        later = asyncio.ensure_future(
+            store.transition(second["id"], expected=[Status.QUEUED], to=Status.CANCELLED)
+        )
+        await asyncio.sleep(0.3)
+        assert await store.events_since(before) == []
+        assert not later.done()
+    assert await asyncio.wait_for(later, 30) is not None
+    rows = await store.events_since(before)
+    assert [r["task_id"] for r in rows] == [first["id"], second["id"]]
+    assert rows[0]["id"] < rows[1]["id"]
+
+
+async def test_claims_racing_cancels_take_each_task_once(store: Store) -> None:
+    key = await create_key(store, "k", 100)
+    ids = [(await store.insert_task(task_row(key.key_id, 2)))[0]["id"] for _ in range(6)]
+    other = Store(store.url)
+    lease = timedelta(seconds=30)
+    try:
+        claims = asyncio.gather(
+            store.claim("local", "w1", lease, 6, 3), other.claim("local", "w2", lease, 6, 3)
+        )
+        cancels = asyncio.gather(
+            *(
+                store.transition(task_id, expected=[Status.QUEUED], to=Status.CANCELLED)
+                for task_id in reversed(ids)
+            )
+        )
+        batches, outcomes = await asyncio.wait_for(asyncio.gather(claims, cancels), 60)
+    finally:
+        await other.close()
+    claimed = [row["id"] for batch in batches for row in batch]
+    cancelled = [row["id"] for row in outcomes if row is not None]
+    assert sorted(claimed + cancelled) == sorted(ids)
+    for task_id in ids:
+        row = await store.task(task_id)
+        assert row is not None
+        assert row["status"] == ("processing" if task_id in claimed else "cancelled")
+    key_row = await store.key_by_id(key.key_id)
+    assert key_row is not None and key_row["reserved_seconds"] == 2 * len(claimed)
+
+
+async def test_free_text_is_kept_whole_and_times_stay_naive_utc(store: Store) -> None:
+    key = await create_key(store, "k", None)
+    created = utcnow().replace(microsecond=123456)
+    row, _ = await store.insert_task(task_row(key.key_id, created_at=created))
+    assert row["created_at"] == created and row["created_at"].tzinfo is None
+    long_status = "RUNNING_" + "x" * 200
+    [claimed] = await store.claim("local", "w1", timedelta(seconds=30), 1, 3)
+    done = await store.transition(
+        row["id"],
+        expected=[Status.PROCESSING],
+        to=Status.COMPLETED,
+        worker="w1",
+        values={"upstream_status": long_status, "result": {"blob": "b.mp4"}, "usage": None},
+    )
+    assert done is not None and done["upstream_status"] == long_status
+    assert done["result"] == {"blob": "b.mp4"} and done["usage"] is None
+    assert claimed["lease_expires_at"] > claimed["started_at"] >= created
+    await store.insert_file(
+        {
+            "id": "file_1.png",
+            "owner_id": key.key_id,
+            "purpose": "input",
+            "filename": "n" * 400 + ".png",
+            "content_type": "image/png; " + "p=" * 100,
+            "bytes": 3,
+            "sha256": "0" * 64,
+            "created_at": created,
+        }
+    )
+    stored = await store.file("file_1.png")
+    assert stored is not None and len(stored["filename"]) == 404
+    assert stored["created_at"] == created
+
+
+async def test_a_write_cancelled_while_waiting_leaves_the_store_usable(store: Store) -> None:
+    key = await create_key(store, "k", None)
+    row, _ = await store.insert_task(task_row(key.key_id))
+    [claimed] = await store.claim("local", "w1", timedelta(seconds=30), 1, 3)
+    async with store.writing() as conn:
+        await store._event(conn, claimed, Status.PROCESSING, 1, utcnow())
+        blocked = asyncio.ensure_future(store.set_progress(row["id"], "w1", 50))
+        await asyncio.sleep(0.3)
+        assert not blocked.done()
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+    assert await store.set_progress(row["id"], "w1", 60)
+    current = await store.task(row["id"])
+    assert current is not None and current["progress"] == 60

@@ -1,4 +1,4 @@
-"""`vidgate`: serve the gateway, run workers and manage keys."""
+"""`vidgate`: serve the gateway, run workers, manage keys, and generate videos."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from vidgate import __version__
+from vidgate.cli import fake_upstream
 from vidgate.keys import create_key, list_keys
 from vidgate.runtime import Runtime
 from vidgate.settings import Settings
@@ -105,13 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--quota", type=float, help="seconds of output video it may render (default unlimited)"
     )
     key_commands.add_parser("list", help="list keys (never their secrets)")
+
+    fake_upstream.add_parser(commands)
+
+    commands.add_parser(
+        "video",
+        add_help=False,
+        help="generate a video: submit, poll, resume, download (`vidgate video --help`)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["video"]:
+        from vidgate.cli import video
+
+        return video.main(arguments[1:])
+    args = build_parser().parse_args(arguments)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "fake-upstream":
+        return fake_upstream.run(args)
     if args.command == "worker":
         asyncio.run(_worker(Settings()))
         return 0

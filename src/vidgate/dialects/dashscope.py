@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from vidgate.dialects.common import (
     StatusWords,
+    millis,
     parse_time,
     require_object,
-    validate_request,
+    validation_error,
 )
 from vidgate.errors import InvalidRequest
 from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
@@ -17,16 +22,20 @@ from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRe
 __all__ = [
     "ERROR_CODES",
     "I2V_PATH",
+    "SDK_FUNCTION",
     "STATUS",
     "SYNTHESIS_PATH",
     "build_create",
     "create_path",
     "format_time",
     "parse_create",
+    "parse_list_time",
     "parse_task",
     "render_created",
     "render_error",
+    "render_list",
     "render_task",
+    "render_unknown",
     "task_path",
 ]
 
@@ -56,10 +65,29 @@ INPUT_FIELDS = {
     "mask_image_url",
     "mask_video_url",
 }
-INPUT_EXTRAS = {"audio_url", "media", "template", "first_clip_url", "last_clip_url"}
+INPUT_EXTRAS = {
+    "audio_url",
+    "media",
+    "template",
+    "first_clip_url",
+    "last_clip_url",
+    "extend_prompt",
+    "reference_url",
+    "reference_video_description",
+}
+INPUT_ALIASES = {
+    "head_frame": "first_frame_url",
+    "tail_frame": "last_frame_url",
+    "reference_video_urls": "reference_urls",
+}
+"""Older input names the SDK still sends, read as their current field."""
+SDK_FUNCTION = "video-synthesis"
+"""The `function` the dashscope SDK puts in every input: its endpoint's name, not a vace one."""
 PARAMETER_FIELDS = {"size", "resolution", "ratio", "duration", "seed", "fps"}
 PARAMETER_EXTRAS = {
     "prompt_extend",
+    "audio_setting",
+    "enable_thinking",
     "watermark",
     "shot_type",
     "audio",
@@ -76,7 +104,7 @@ PARAMETER_EXTRAS = {
 }
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "InvalidParameter"),
-    "model_not_found": (400, "InvalidParameter"),
+    "model_not_found": (404, "ModelNotFound"),
     "input_unreachable": (400, "InvalidParameter"),
     "input_too_large": (400, "InvalidParameter"),
     "invalid_api_key": (401, "InvalidApiKey"),
@@ -84,10 +112,22 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "NotFound"),
     "task_not_cancellable": (400, "UnsupportedOperation"),
     "idempotency_key_reused": (409, "Conflict"),
+    "conflict": (409, "Conflict"),
     "payload_too_large": (413, "InvalidParameter"),
     "rate_limited": (429, "Throttling.RateQuota"),
 }
 """vidgate's error codes as the HTTP status and code DashScope would answer."""
+STATUS_CODES = {
+    400: "InvalidParameter",
+    401: "InvalidApiKey",
+    403: "AccessDenied",
+    404: "NotFound",
+    409: "Conflict",
+    413: "InvalidParameter",
+    429: "Throttling.RateQuota",
+}
+"""DashScope's code for an HTTP status, for vidgate codes it has no word for."""
+LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
 
 
 def create_path(request: VideoRequest) -> str:
@@ -116,6 +156,7 @@ def parse_create(body: object) -> VideoRequest:
         raise InvalidRequest(f"{name}: unknown field.", param=name)
     given_input = require_object(fields.get("input", {}), "input")
     given_parameters = require_object(fields.get("parameters") or {}, "parameters")
+    given_input = _current_names(given_input)
     for name, known in (
         ("input", INPUT_FIELDS | INPUT_EXTRAS),
         ("parameters", PARAMETER_FIELDS | PARAMETER_EXTRAS),
@@ -130,7 +171,31 @@ def parse_create(body: object) -> VideoRequest:
     vace.update({k: v for k, v in given_input.items() if k in INPUT_EXTRAS})
     if "model" in fields:
         canonical["model"] = fields["model"]
-    return validate_request({**canonical, "vace": vace})
+    try:
+        return VideoRequest.model_validate({**canonical, "vace": vace})
+    except ValidationError as exc:
+        field = exc.errors()[0]["loc"][0]
+        prefix = "input." if field in INPUT_FIELDS else "parameters." if field != "model" else ""
+        raise validation_error(exc, prefix) from None
+
+
+def _current_names(given_input: dict[str, Any]) -> dict[str, Any]:
+    """The input with the SDK's endpoint `function` dropped and older names made current."""
+    current = {k: v for k, v in given_input.items() if k not in INPUT_ALIASES}
+    if current.get("function") == SDK_FUNCTION:
+        del current["function"]
+    for old, new in INPUT_ALIASES.items():
+        if old not in given_input:
+            continue
+        value = given_input[old]
+        if new == "reference_urls":
+            mine = current.get(new) or []
+            if not isinstance(mine, list) or not isinstance(value, list):
+                raise InvalidRequest(f"input.{old}: must be a list of URLs.", param=f"input.{old}")
+            current[new] = mine + value
+        elif new not in current:
+            current[new] = value
+    return current
 
 
 def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
@@ -180,16 +245,80 @@ def render_task(task: Task, request_id: str) -> dict[str, Any]:
     if task.error is not None:
         output["code"] = task.error.code
         output["message"] = task.error.message
+    output["task_metrics"] = {
+        "TOTAL": 1,
+        "SUCCEEDED": int(task.status is Status.COMPLETED),
+        "FAILED": int(task.status is Status.FAILED),
+    }
     data: dict[str, Any] = {"request_id": request_id, "output": output}
     if task.usage is not None:
-        data["usage"] = task.usage.model_dump(mode="json")
+        usage = task.usage.model_dump(mode="json")
+        # Seed 001 shows whole seconds as integers (`"duration": 15`), not 15.0.
+        data["usage"] = {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in usage.items()
+        }
     return data
 
 
-def render_error(code: str, message: str, request_id: str) -> tuple[int, dict[str, Any]]:
-    """A vidgate error code as DashScope's status and `{code, message, request_id}`."""
-    status, wire_code = ERROR_CODES.get(code, (500, "InternalServerError"))
-    return status, {"code": wire_code, "message": message, "request_id": request_id}
+def render_unknown(task_id: str, request_id: str) -> dict[str, Any]:
+    """DashScope's answer for an id it does not know (or that is not the caller's)."""
+    return {"request_id": request_id, "output": {"task_id": task_id, "task_status": "UNKNOWN"}}
+
+
+def render_error(
+    code: str, message: str, request_id: str, status: int = 500
+) -> tuple[int, dict[str, Any]]:
+    """A vidgate error code as DashScope's status and `{code, message, request_id}`.
+
+    Codes DashScope has no word for keep their HTTP `status`, with DashScope's code for it.
+    """
+    found = ERROR_CODES.get(code)
+    if found is None:
+        found = (status, STATUS_CODES.get(status, "InternalServerError"))
+    wire_status, wire_code = found
+    return wire_status, {"code": wire_code, "message": message, "request_id": request_id}
+
+
+def parse_list_time(value: str, name: str) -> datetime:
+    """A list filter time, `YYYYMMDDhhmmss` in UTC."""
+    try:
+        return datetime.strptime(value, LIST_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be a time as YYYYMMDDhhmmss, e.g. 20250929141852.", param=name
+        ) from None
+
+
+def render_list(
+    tasks: Sequence[Task],
+    *,
+    total: int,
+    page_no: int,
+    page_size: int,
+    request_id: str,
+    api_key_id: str,
+) -> dict[str, Any]:
+    """One page of `GET /tasks`: each task's status, model and ms times."""
+    data = [
+        {
+            "task_id": task.task_id,
+            "status": STATUS.wire(task.status),
+            "model_name": task.model,
+            "api_key_id": api_key_id,
+            "gmt_create": millis(task.created_at),
+            "start_time": millis(task.started_at),
+            "end_time": millis(task.finished_at),
+        }
+        for task in tasks
+    ]
+    return {
+        "request_id": request_id,
+        "data": data,
+        "total": total,
+        "total_page": math.ceil(total / page_size),
+        "page_no": page_no,
+        "page_size": page_size,
+    }
 
 
 def parse_task(data: object) -> Task:

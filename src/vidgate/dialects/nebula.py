@@ -55,7 +55,10 @@ def render_task(task: Task) -> dict[str, Any]:
     if task.result is not None:
         data["url"] = task.result.video_url
     if task.error is not None:
-        data["error"] = task.error.model_dump()
+        code = task.error.code
+        # Seed 004 spells HTTP-style codes as numbers: {"code": 400, "message": …}.
+        wire_code: int | str = int(code) if code.isdigit() else code
+        data["error"] = {"code": wire_code, "message": task.error.message}
     return data
 
 

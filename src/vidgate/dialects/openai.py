@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from vidgate.dialects.common import (
@@ -15,15 +16,20 @@ from vidgate.errors import InvalidRequest
 from vidgate.models import Mode, Result, Status, Task, TaskError, VideoRequest
 
 __all__ = [
+    "CREATE_FIELDS",
     "CREATE_PATH",
     "ERROR_TYPES",
+    "PARAMS",
     "STATUS",
     "build_create",
     "parse_create",
     "parse_task",
+    "render_deleted",
     "render_error",
+    "render_list",
     "render_task",
     "task_path",
+    "wire_param",
 ]
 
 CREATE_PATH = "/v1/videos"
@@ -45,13 +51,50 @@ ERROR_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     409: "invalid_request_error",
+    410: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
 }
+PARAMS = {
+    "duration": "seconds",
+    "img_url": "input_reference",
+    "file": "input_reference",
+    "task_id": "video_id",
+}
+"""Canonical field names as this dialect calls them."""
 
 
 def task_path(task_id: str) -> str:
     return f"/v1/videos/{task_id}"
+
+
+def wire_param(param: str | None) -> str | None:
+    """A canonical field name as this dialect's clients know it."""
+    return PARAMS.get(param, param) if param is not None else None
+
+
+def _reference(value: object) -> str | None:
+    """`input_reference` given as a URL, or as `{"image_url": …}`."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in value:
+            if key not in ("image_url", "file_id"):
+                name = f"input_reference.{key}"
+                raise InvalidRequest(f"{name}: unknown parameter.", param=name)
+        url = value.get("image_url")
+        if isinstance(url, str) and url:
+            return url
+        if "file_id" in value:
+            raise InvalidRequest(
+                "input_reference.file_id is not supported: upload the image as input_reference "
+                "or give its image_url.",
+                param="input_reference",
+            )
+    raise InvalidRequest(
+        "input_reference must be an image file, an image URL or {image_url}.",
+        param="input_reference",
+    )
 
 
 def parse_create(body: object, input_reference_url: str | None = None) -> VideoRequest:
@@ -65,7 +108,7 @@ def parse_create(body: object, input_reference_url: str | None = None) -> VideoR
         raise InvalidRequest(
             'seconds must be a whole number of seconds, e.g. "8".', param="seconds"
         )
-    reference = input_reference_url or fields.get("input_reference")
+    reference = input_reference_url or _reference(fields.get("input_reference"))
     canonical: dict[str, Any] = {
         "model": fields.get("model") or "sora-2",
         "prompt": fields.get("prompt", ""),
@@ -101,7 +144,7 @@ def render_task(task: Task) -> dict[str, Any]:
         "status": STATUS.wire(task.status),
         "progress": task.progress,
         "created_at": unix(task.created_at),
-        "completed_at": unix(task.finished_at) if task.status is Status.COMPLETED else None,
+        "completed_at": unix(task.finished_at) if task.status.terminal else None,
         "expires_at": unix(task.result.expires_at) if task.result is not None else None,
         "seconds": str(task.duration) if task.duration is not None else None,
         "size": task.size.replace("*", "x") if task.size else None,
@@ -109,6 +152,22 @@ def render_task(task: Task) -> dict[str, Any]:
         "remixed_from_video_id": None,
         "prompt": task.prompt,
     }
+
+
+def render_list(videos: Sequence[Task], has_more: bool) -> dict[str, Any]:
+    """A cursor page: pass `last_id` as `after` for the next one."""
+    data = [render_task(video) for video in videos]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
+def render_deleted(video_id: str) -> dict[str, Any]:
+    return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
 def render_error(status: int, code: str, message: str, param: str | None = None) -> dict[str, Any]:

@@ -124,7 +124,14 @@ class UpstreamRunner:
                     await provider.cancel(accepted.upstream_id, accepted.credential)
                 self.notifier.notify(f"task:{task_id}")
                 return
-            wait = retry_delay(round_number, retry_after=last.retry_after if last else None)
+            wait = retry_delay(
+                round_number,
+                base=min(
+                    (self.providers[n].config.poll_interval for n in self._candidates(row)),
+                    default=1.0,
+                ),
+                retry_after=last.retry_after if last else None,
+            )
             if not await self.store.renew(
                 task_id, self.worker, self.lease + timedelta(seconds=wait)
             ):

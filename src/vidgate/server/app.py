@@ -12,14 +12,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vidgate import __version__
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
-from vidgate.server.routes import events, files, media, meta, native, webhooks
+from vidgate.server.routes import (
+    dashscope,
+    events,
+    files,
+    kik,
+    media,
+    meta,
+    native,
+    nebula,
+    openai,
+    webhooks,
+)
 from vidgate.settings import Settings
 
 __all__ = ["create_app"]
 
 
 class RequestId:
-    """Tags every response with `x-request-id` (the client's, or a new one)."""
+    """Tags every response with `x-request-id` (the client's, or a new one).
+
+    Routes read the same id as `request.state.request_id`, for bodies that carry it.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,6 +45,7 @@ class RequestId:
         request_id = next(
             (v for k, v in scope["headers"] if k == b"x-request-id"), uuid.uuid4().hex.encode()
         )
+        scope.setdefault("state", {})["request_id"] = request_id.decode("latin-1")
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -49,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await Runtime.open(config)
         app.state.runtime = runtime
         app.state.gateway = runtime.gateway
+        runtime.follow_events()
         if config.run_engine:
             await runtime.engine.start()
         app.state.ready = True
@@ -65,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (meta, native, events, webhooks, files, media):
+    for module in (meta, native, events, webhooks, files, media, dashscope, kik, nebula, openai):
         app.include_router(module.router)
     app.add_middleware(RequestId)
     return app

@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, event, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
+from vidgate.store.inline import InlineConnection, InlineEngine
 from vidgate.store.migrate import upgrade
 from vidgate.store.tables import (
     api_keys,
@@ -29,25 +30,12 @@ from vidgate.webhooks import TERMINAL_EVENTS
 __all__ = ["QuotaShort", "Store"]
 
 Row = RowMapping
+Connectionlike = AsyncConnection | InlineConnection
 ACTIVE = (Status.QUEUED.value, Status.PROCESSING.value)
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _begin_deferred(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+# PostgreSQL advisory lock keys (64-bit, chosen once): one for migrating, one for events.
+MIGRATION_LOCK = 0x76696467_6D696772  # "vidgmigr"
+EVENT_LOCK = 0x76696467_6576656E  # "vidgeven"
 
 
 class Store:
@@ -56,21 +44,25 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._write: AsyncEngine | InlineEngine
+        self._read: AsyncEngine | InlineEngine
         if self.is_sqlite:
-            self._write = create_async_engine(url, pool_size=1, max_overflow=0)
-            self._read = create_async_engine(url, pool_size=8, max_overflow=8)
-            event.listen(self._write.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self._read.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self._write.sync_engine, "begin", _begin_immediate)
-            event.listen(self._read.sync_engine, "begin", _begin_deferred)
+            self._write = InlineEngine(url, immediate=True)
+            self._read = InlineEngine(url, immediate=False)
         else:
             self._write = create_async_engine(url, pool_size=10, max_overflow=20)
             self._read = self._write
         self.listeners: list[Callable[[str, str], None]] = []
 
     async def open(self) -> None:
-        """Bring the schema up to date; safe to run from several processes at once."""
+        """Bring the schema up to date; safe to run from several processes at once.
+
+        SQLite's write lock (BEGIN IMMEDIATE) serializes the migrations; PostgreSQL runs them
+        under a transaction-level advisory lock, so a second opener waits, then finds them done.
+        """
         async with self._write.begin() as conn:
+            if not self.is_sqlite:
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
@@ -79,24 +71,28 @@ class Store:
             await self._read.dispose()
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncConnection]:
+    async def writing(self) -> AsyncIterator[Connectionlike]:
         """A write transaction; on SQLite it holds the write lock from its first statement.
 
         Listeners hear of the events it wrote once it has committed, never before.
         """
         written: list[tuple[str, str]] = []
         async with self._write.begin() as conn:
-            conn.info["vidgate_events"] = written
+            # Hold the dict itself: a write cancelled mid-statement invalidates the connection,
+            # and reading `conn.info` then would raise over the CancelledError.
+            info = conn.info
+            info["vidgate_events"] = written
             try:
                 yield conn
             finally:
-                conn.info.pop("vidgate_events", None)
+                info.pop("vidgate_events", None)
+                info.pop("vidgate_event_lock", None)
         for task_id, owner_id in written:
             for listener in self.listeners:
                 listener(task_id, owner_id)
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
+    async def reading(self) -> AsyncIterator[Connectionlike]:
         async with self._read.connect() as conn:
             yield conn
 
@@ -187,7 +183,7 @@ class Store:
                 raise
             return existing, False
 
-    async def _by_idempotency(self, conn: AsyncConnection, row: Mapping[str, Any]) -> Row | None:
+    async def _by_idempotency(self, conn: Connectionlike, row: Mapping[str, Any]) -> Row | None:
         if row.get("idempotency_key") is None:
             return None
         result = await conn.execute(
@@ -202,7 +198,7 @@ class Store:
         async with self.reading() as conn:
             return await self._by_idempotency(conn, {"owner_id": owner_id, "idempotency_key": key})
 
-    async def _task(self, conn: AsyncConnection, task_id: str) -> Row | None:
+    async def _task(self, conn: Connectionlike, task_id: str) -> Row | None:
         result = await conn.execute(select(tasks).where(tasks.c.id == task_id))
         return result.mappings().first()
 
@@ -258,6 +254,7 @@ class Store:
                 .where(tasks.c.provider == provider, runnable)
                 .order_by(tasks.c.id)
                 .limit(limit)
+                .with_for_update(skip_locked=True)
             )
             for task_id, status in result.all():
                 changed = await conn.execute(
@@ -364,7 +361,7 @@ class Store:
 
     @staticmethod
     async def _lease_due(
-        conn: AsyncConnection,
+        conn: Connectionlike,
         table: Table,
         due: ColumnElement[bool],
         order: ColumnElement[Any],
@@ -373,7 +370,13 @@ class Store:
         expires: datetime,
     ) -> bool:
         """Lease up to `limit` due rows of `table` to `worker`; False when none were due."""
-        result = await conn.execute(select(table.c.id).where(due).order_by(order).limit(limit))
+        result = await conn.execute(
+            select(table.c.id)
+            .where(due)
+            .order_by(order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         ids = [row[0] for row in result.all()]
         if not ids:
             return False
@@ -478,7 +481,7 @@ class Store:
 
     async def _close_reservation(
         self,
-        conn: AsyncConnection,
+        conn: Connectionlike,
         row: Row,
         to: Status,
         settle_seconds: float | None,
@@ -508,15 +511,25 @@ class Store:
 
     async def _event(
         self,
-        conn: AsyncConnection,
+        conn: Connectionlike,
         row: Mapping[Any, Any],
         status: Status,
         progress: int,
         now: datetime,
     ) -> None:
-        """Append an event and, where the task asked for it, its webhook delivery."""
+        """Append an event and, where the task asked for it, its webhook delivery.
+
+        Followers read events by id, so ids must become visible in order. SQLite has one writer
+        at a time; on PostgreSQL concurrent transactions could commit ids out of order, so each
+        takes an advisory lock before its first event and holds it to commit. Callers already
+        hold their row locks by then (claims lock their candidates up front), so no deadlock.
+        """
         kind = "task.progress" if status is Status.PROCESSING and progress else f"task.{status}"
-        conn.info.setdefault("vidgate_events", []).append((row["id"], row["owner_id"]))
+        written = conn.info.setdefault("vidgate_events", [])
+        if not self.is_sqlite and not conn.info.get("vidgate_event_lock"):
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_LOCK})")
+            conn.info["vidgate_event_lock"] = True
+        written.append((row["id"], row["owner_id"]))
         result = await conn.execute(
             insert(events).values(
                 task_id=row["id"],

@@ -56,7 +56,6 @@ async def _pause(state: FakeState, request: Request, seconds: float) -> bool:
     """Wait; False when the client left or the server is stopping first."""
     if seconds <= 0:
         return True
-    await request.body()
     deadline = asyncio.get_running_loop().time() + seconds
     while (left := deadline - asyncio.get_running_loop().time()) > 0:
         if state.closing.is_set() or await request.is_disconnected():

@@ -145,6 +145,7 @@ class FakeUpstream:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self._host, self._port))
+            sock.listen(2048)
         except OSError:
             sock.close()
             raise

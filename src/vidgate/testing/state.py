@@ -29,7 +29,7 @@ from vidgate.testing.media import sample_video
 from vidgate.testing.results import result_url
 from vidgate.testing.tasks import FakeTask, Timing, requested_shape
 
-__all__ = ["DAY", "Dialect", "FakeState", "moment"]
+__all__ = ["DAY", "Dialect", "FakeState"]
 
 Dialect = Literal["dashscope", "openai", "native", "kik", "nebula"]
 DAY = 24 * 3600.0
@@ -38,7 +38,7 @@ INPUT_VIDEO_SECONDS = 5.0
 CANCELLED = TaskError(code="cancelled", message="Task cancelled by user.")
 
 
-def moment(unix: float | None) -> datetime | None:
+def _moment(unix: float | None) -> datetime | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC)
 
 
@@ -194,7 +194,7 @@ class FakeState:
             expires = int(phase.finished_at + self.result_ttl)
             result = Result(
                 video_url=result_url(base_url, self.secret, task.task_id, expires),
-                expires_at=moment(expires),
+                expires_at=_moment(expires),
                 duration=float(task.duration),
                 width=task.width,
                 height=task.height,
@@ -224,10 +224,10 @@ class FakeState:
             prompt=request.prompt,
             duration=task.duration,
             size=request.size or f"{task.width}*{task.height}",
-            created_at=moment(task.submitted_at),
-            updated_at=moment(phase.updated_at),
-            started_at=moment(phase.started_at),
-            finished_at=moment(phase.finished_at),
+            created_at=_moment(task.submitted_at),
+            updated_at=_moment(phase.updated_at),
+            started_at=_moment(phase.started_at),
+            finished_at=_moment(phase.finished_at),
             result=result,
             error=error,
             usage=usage,

@@ -60,14 +60,14 @@ class LocalProvider:
     async def run(self, job: Job, out_path: Path, report: ReportProgress) -> Rendered:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
-        updates: asyncio.Queue[int] = asyncio.Queue()
+        updates: asyncio.Queue[int | None] = asyncio.Queue()
 
         def on_progress(percent: int) -> None:
             loop.call_soon_threadsafe(updates.put_nowait, percent)
 
         async def forward() -> None:
-            while True:
-                await report(await updates.get())
+            while (percent := await updates.get()) is not None:
+                await report(percent)
 
         forwarder = asyncio.create_task(forward())
         worker = asyncio.ensure_future(
@@ -77,13 +77,15 @@ class LocalProvider:
             info = await asyncio.shield(worker)
         except asyncio.CancelledError:
             stop.set()
+            forwarder.cancel()
             with contextlib.suppress(RenderCancelled, ValueError):
                 await worker
             raise
         except ValueError as exc:
-            raise ProviderError("invalid_input", str(exc)) from exc
-        finally:
             forwarder.cancel()
+            raise ProviderError("invalid_input", str(exc)) from exc
+        updates.put_nowait(None)
+        await forwarder
         return Rendered(
             path=out_path,
             width=info.width,

@@ -16,7 +16,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("upstream_id", sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column("upstream_status", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("upstream_status", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("credential", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("next_poll_at", sa.DateTime(), nullable=True))
         batch_op.add_column(

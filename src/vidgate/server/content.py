@@ -1,0 +1,133 @@
+"""A finished task's video and its preview images, served through the dialects' routes.
+
+Previews are cut from the result video with PyAV on first request and kept as blobs next to it:
+a thumbnail (the middle frame, WebP) and a spritesheet (evenly spaced frames in a grid, JPEG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Literal
+
+import av
+from PIL import Image
+from starlette.responses import FileResponse
+
+from vidgate.errors import ApiError, Conflict
+from vidgate.models import Status, Task
+from vidgate.service import Gateway
+
+__all__ = ["VARIANTS", "Gone", "Variant", "content_response", "discard_content"]
+
+Variant = Literal["video", "thumbnail", "spritesheet"]
+VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+PREVIEWS: dict[str, tuple[str, str, str]] = {
+    "thumbnail": (".thumbnail.webp", "WEBP", "image/webp"),
+    "spritesheet": (".spritesheet.jpg", "JPEG", "image/jpeg"),
+}
+SPRITE_COLUMNS = 4
+SPRITE_FRAMES = 12
+SPRITE_WIDTH = 256
+
+
+class Gone(ApiError):
+    """The task finished, but its video has been deleted."""
+
+    status_code = 404
+    code = "video_deleted"
+
+
+def _video_blob(gateway: Gateway, task: Task) -> str | None:
+    if task.result is None:
+        return None
+    return gateway.blobs.resolve_own_url(task.result.video_url)
+
+
+def _frame_count(stream: av.video.stream.VideoStream) -> int:
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration is not None and stream.time_base is not None and stream.average_rate:
+        return max(1, int(stream.duration * stream.time_base * stream.average_rate))
+    return 1
+
+
+def _pick(count: int, wanted: int) -> list[int]:
+    """`wanted` frame indices spread evenly over `count` frames, each in the middle of its span."""
+    wanted = min(wanted, count)
+    return sorted({min(count - 1, int((i + 0.5) * count / wanted)) for i in range(wanted)})
+
+
+def _frames(video: Path, indices: list[int]) -> list[Image.Image]:
+    wanted = set(indices)
+    images: list[Image.Image] = []
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                images.append(frame.to_image())  # type: ignore[no-untyped-call]
+            if index >= indices[-1]:
+                break
+    return images
+
+
+def _render_preview(variant: str, video: Path, out: Path) -> None:
+    with av.open(str(video)) as container:
+        count = _frame_count(container.streams.video[0])
+    if variant == "thumbnail":
+        frames = _frames(video, [count // 2])
+        if not frames:
+            frames = _frames(video, [0])
+        frames[0].save(out, format="WEBP", quality=85)
+        return
+    frames = _frames(video, _pick(count, SPRITE_FRAMES))
+    width = SPRITE_WIDTH
+    height = max(1, round(width * frames[0].height / frames[0].width))
+    columns = min(SPRITE_COLUMNS, len(frames))
+    sheet = Image.new("RGB", (columns * width, math.ceil(len(frames) / columns) * height))
+    for i, frame in enumerate(frames):
+        tile = frame.resize((width, height), Image.Resampling.BILINEAR)
+        sheet.paste(tile, ((i % columns) * width, (i // columns) * height))
+    sheet.save(out, format="JPEG", quality=85)
+
+
+async def _preview(gateway: Gateway, blob: str, variant: str) -> Path:
+    suffix, _, _ = PREVIEWS[variant]
+    name = blob.rsplit(".", 1)[0] + suffix
+    path = gateway.blobs.path(name)
+    if path.is_file():
+        return path
+    staged = gateway.blobs.staging(name, suffix)
+    try:
+        await asyncio.to_thread(_render_preview, variant, gateway.blobs.path(blob), staged)
+        return gateway.blobs.commit(staged, name)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+async def content_response(gateway: Gateway, task: Task, variant: str) -> FileResponse:
+    """The video (Range supported) or one of its previews; 409 until the task completes."""
+    if task.status is not Status.COMPLETED:
+        raise Conflict(
+            f"Task {task.task_id} is {task.status.value}; its content exists once it completes.",
+            param="task_id",
+            code="video_not_ready",
+        )
+    blob = _video_blob(gateway, task)
+    if blob is None or not gateway.blobs.exists(blob):
+        raise Gone(f"The video of task {task.task_id} has been deleted.", param="task_id")
+    if variant == "video":
+        return FileResponse(gateway.blobs.path(blob), media_type="video/mp4")
+    path = await _preview(gateway, blob, variant)
+    return FileResponse(path, media_type=PREVIEWS[variant][2])
+
+
+def discard_content(gateway: Gateway, task: Task) -> None:
+    """Delete a finished task's video and its previews; the task itself stays on record."""
+    blob = _video_blob(gateway, task)
+    if blob is None:
+        return
+    stem = blob.rsplit(".", 1)[0]
+    for name in (blob, *(stem + suffix for suffix, _, _ in PREVIEWS.values())):
+        gateway.blobs.delete(name)

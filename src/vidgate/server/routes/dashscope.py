@@ -1,0 +1,133 @@
+"""DashScope's task API (seeds 000 and 001): video synthesis, task query, cancel and list.
+
+Point the dashscope SDK at `{gateway}/api/v1` and it works unchanged. An id the caller does
+not own reads as `UNKNOWN`, as DashScope answers for ids it does not know.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from vidgate.dialects import dashscope
+from vidgate.errors import InvalidRequest, NotFound
+from vidgate.models import Status
+from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.body import read_json
+from vidgate.server.errors import dialect_route, naming
+from vidgate.server.submit import submit
+from vidgate.store.listing import TaskQuery
+
+__all__ = ["router"]
+
+SYNC_REFUSED = "current user api does not support synchronous calls"
+MAX_PAGE_NO = 1_000_000
+
+
+def request_id_of(request: Request) -> str:
+    """The id the gateway tags this request with (its `x-request-id`)."""
+    found = getattr(request.state, "request_id", None)
+    return found if isinstance(found, str) else uuid.uuid4().hex
+
+
+def _error(request: Request, status: int, code: str, message: str, param: str | None) -> Response:
+    wire_status, body = dashscope.render_error(
+        code, naming(param, message), request_id_of(request), status
+    )
+    return JSONResponse(body, status_code=wire_status)
+
+
+router = APIRouter(prefix="/api/v1", tags=["dashscope"], route_class=dialect_route(_error))
+
+
+async def _create(request: Request, caller: Caller) -> Response:
+    if request.headers.get("x-dashscope-async", "").lower() != "enable":
+        return _error(request, 403, "access_denied", SYNC_REFUSED, None)
+    gateway = gateway_of(request)
+    body = await read_json(request, gateway.settings.max_body_bytes)
+    task = await submit(request, caller, dashscope.parse_create(body), body)
+    return JSONResponse(dashscope.render_created(task, request_id_of(request)))
+
+
+@router.post("/services/aigc/video-generation/video-synthesis")
+async def video_synthesis(request: Request, caller: Caller) -> Response:
+    """Create a t2v, i2v, r2v or vace task; needs `X-DashScope-Async: enable`."""
+    return await _create(request, caller)
+
+
+@router.post("/services/aigc/image2video/video-synthesis")
+async def image2video(request: Request, caller: Caller) -> Response:
+    """Create a kf2v task (any mode is accepted); needs `X-DashScope-Async: enable`."""
+    return await _create(request, caller)
+
+
+@router.get("/tasks/{task_id}")
+async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """The task as seed 001 shows it; `UNKNOWN` for an id this key does not own."""
+    gateway = gateway_of(request)
+    request_id = request_id_of(request)
+    try:
+        task = await gateway.get(caller["id"], task_id)
+    except NotFound:
+        return JSONResponse(dashscope.render_unknown(task_id, request_id))
+    return JSONResponse(dashscope.render_task(task, request_id))
+
+
+@router.post("/tasks/{task_id}/cancel")
+async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """Cancel a PENDING task; any other status answers 400 UnsupportedOperation."""
+    gateway = gateway_of(request)
+    task = await gateway.get(caller["id"], task_id)
+    if task.status is not Status.QUEUED:
+        word = dashscope.STATUS.wire(task.status)
+        raise InvalidRequest(
+            f"Task {task_id} is {word}; only PENDING tasks can be canceled.",
+            code="task_not_cancellable",
+        )
+    await gateway.cancel(caller["id"], task_id)
+    return JSONResponse({"request_id": request_id_of(request)})
+
+
+@router.get("/tasks")
+async def list_tasks(
+    request: Request,
+    caller: Caller,
+    task_id: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    model_name: str | None = None,
+    status: str | None = None,
+    page_no: Annotated[int, Query(ge=1, le=MAX_PAGE_NO)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> JSONResponse:
+    """The key's tasks, newest first, filtered and paged as DashScope documents."""
+    canonical = None
+    if status is not None:
+        canonical = dashscope.STATUS.canonical(status.upper())
+        if canonical is None:
+            words = ", ".join(dashscope.STATUS.to_wire.values())
+            raise InvalidRequest(f"status must be one of {words}.", param="status")
+    query = TaskQuery(
+        status=canonical.value if canonical is not None else None,
+        model=model_name,
+        task_id=task_id,
+        created_from=dashscope.parse_list_time(start_time, "start_time") if start_time else None,
+        created_to=dashscope.parse_list_time(end_time, "end_time") if end_time else None,
+    )
+    gateway = gateway_of(request)
+    total = await gateway.count(caller["id"], query)
+    offset = (page_no - 1) * page_size
+    page = await gateway.find(caller["id"], query, limit=page_size, offset=offset)
+    return JSONResponse(
+        dashscope.render_list(
+            page.tasks,
+            total=total,
+            page_no=page_no,
+            page_size=page_size,
+            request_id=request_id_of(request),
+            api_key_id=caller["id"],
+        )
+    )

@@ -1,0 +1,41 @@
+"""The kik relay's video API (seed 003): create, query and cancel under `/video/v1/tasks`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from vidgate.dialects import kik
+from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.body import read_json
+from vidgate.server.errors import dialect_route, naming
+from vidgate.server.submit import submit
+
+__all__ = ["router"]
+
+
+def _error(request: Request, status: int, code: str, message: str, param: str | None) -> Response:
+    return JSONResponse(kik.render_error(code, naming(param, message)), status_code=status)
+
+
+router = APIRouter(prefix="/video/v1/tasks", tags=["kik"], route_class=dialect_route(_error))
+
+
+@router.post("")
+async def create_task(request: Request, caller: Caller) -> JSONResponse:
+    """Queue a task from a flat body (as the native one); answers `{"task_id"}`."""
+    body = await read_json(request, gateway_of(request).settings.max_body_bytes)
+    task = await submit(request, caller, kik.parse_create(body), body)
+    return JSONResponse(kik.render_created(task))
+
+
+@router.get("/{task_id}")
+async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """The task with ms timestamps, `data[{url}]` and `error{code, message}`."""
+    return JSONResponse(kik.render_task(await gateway_of(request).get(caller["id"], task_id)))
+
+
+@router.post("/{task_id}/cancel")
+async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """Cancel a pending task (or a running one its provider can stop); quota is refunded."""
+    return JSONResponse(kik.render_task(await gateway_of(request).cancel(caller["id"], task_id)))
