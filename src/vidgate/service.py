@@ -7,6 +7,7 @@ import builtins
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,8 @@ from vidgate.webhooks import ALL_EVENTS, new_secret
 __all__ = ["Account", "Gateway", "Page"]
 
 LONG_POLL_RECHECK = 30.0
+KEY_CACHE_SECONDS = 5.0
+CACHE_SIZE = 10_000
 MAX_SEED = 2_147_483_647
 VACE_FUNCTIONS = (
     "image_reference",
@@ -140,15 +143,25 @@ class Gateway:
         self.inputs = inputs
         self.providers = providers
         self.notifier = notifier
+        self._keys: dict[str, tuple[Row, float]] = {}
+        self._finished: OrderedDict[str, Row] = OrderedDict()
 
     # keys
 
     async def authenticate(self, key: str | None) -> Row:
+        """The key's row; known keys are remembered for a few seconds."""
         if not key:
             raise Unauthorized("Missing API key: send Authorization: Bearer KEY.")
-        row = await self.store.key_by_hash(hash_key(key))
+        digest = hash_key(key)
+        remembered = self._keys.get(digest)
+        if remembered is not None and remembered[1] > time.monotonic():
+            return remembered[0]
+        row = await self.store.key_by_hash(digest)
         if row is None:
             raise Unauthorized("Invalid API key.")
+        if len(self._keys) >= CACHE_SIZE:
+            self._keys.clear()
+        self._keys[digest] = (row, time.monotonic() + KEY_CACHE_SECONDS)
         return row
 
     # tasks
@@ -292,9 +305,16 @@ class Gateway:
                 self.blobs.delete(item.blob)
 
     async def get(self, owner_id: str, task_id: str) -> Task:
-        row = await self.store.task(task_id, owner_id)
-        if row is None:
-            raise NotFound(f"No task {task_id!r} for this key.", param="task_id")
+        """The owner's task; finished ones come from memory, as they never change."""
+        row = self._finished.get(task_id)
+        if row is None or row["owner_id"] != owner_id:
+            row = await self.store.task(task_id, owner_id)
+            if row is None:
+                raise NotFound(f"No task {task_id!r} for this key.", param="task_id")
+            if Status(row["status"]).terminal:
+                if len(self._finished) >= CACHE_SIZE:
+                    self._finished.popitem(last=False)
+                self._finished[task_id] = row
         return self.to_task(row)
 
     async def wait(self, owner_id: str, task_id: str, seconds: float) -> Task:

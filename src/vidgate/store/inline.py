@@ -42,9 +42,9 @@ class InlineConnection:
     def info(self) -> dict[Any, Any]:
         return self._connection.info
 
-    async def execute(self, statement: Executable) -> Any:
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any:
         """Run a statement; typed loosely, as rows differ per statement."""
-        return self._connection.execute(statement)
+        return self._connection.execute(statement, parameters)
 
     async def exec_driver_sql(self, sql: str) -> CursorResult[Any]:
         return self._connection.exec_driver_sql(sql)
@@ -57,13 +57,21 @@ class InlineEngine:
     """A synchronous SQLite engine whose transactions run on the caller's thread."""
 
     def __init__(self, url: str, *, immediate: bool) -> None:
+        """`immediate`: a writer, whose transactions take SQLite's write lock up front.
+
+        Readers run each statement in autocommit, which in WAL mode never waits for a writer.
+        """
         sync_url = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
         self.engine: Engine = create_engine(
-            sync_url, pool_size=4, max_overflow=4, connect_args={"check_same_thread": False}
+            sync_url,
+            pool_size=4,
+            max_overflow=4,
+            pool_reset_on_return="rollback" if immediate else None,
+            connect_args={"check_same_thread": False},
         )
         event.listen(self.engine, "connect", _pragmas)
-        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        if immediate:
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         self._writer = asyncio.Lock()
 
     @asynccontextmanager

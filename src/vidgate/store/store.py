@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -30,6 +30,14 @@ from vidgate.webhooks import TERMINAL_EVENTS
 __all__ = ["QuotaShort", "Store"]
 
 Row = RowMapping
+TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("task_id"))
+TASK_OF_OWNER = TASK_BY_ID.where(tasks.c.owner_id == bindparam("owner_id"))
+KEY_BY_HASH = select(api_keys).where(
+    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None)
+)
+INSERT_TASK = insert(tasks)
+INSERT_LEDGER = insert(ledger)
+INSERT_EVENT = insert(events)
 Connectionlike = AsyncConnection | InlineConnection
 ACTIVE = (Status.QUEUED.value, Status.PROCESSING.value)
 
@@ -104,11 +112,7 @@ class Store:
 
     async def key_by_hash(self, key_hash: str) -> Row | None:
         async with self.reading() as conn:
-            result = await conn.execute(
-                select(api_keys).where(
-                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-                )
-            )
+            result = await conn.execute(KEY_BY_HASH, {"key_hash": key_hash})
             return result.mappings().first()
 
     async def key_by_id(self, key_id: str) -> Row | None:
@@ -159,16 +163,17 @@ class Store:
                 )
                 if reserved.rowcount != 1:
                     raise QuotaShort
-                await conn.execute(insert(tasks).values(**row))
+                await conn.execute(INSERT_TASK, dict(row))
                 await conn.execute(
-                    insert(ledger).values(
-                        key_id=row["owner_id"],
-                        task_id=row["id"],
-                        kind="reserve",
-                        phase="open",
-                        seconds=seconds,
-                        created_at=now,
-                    )
+                    INSERT_LEDGER,
+                    {
+                        "key_id": row["owner_id"],
+                        "task_id": row["id"],
+                        "kind": "reserve",
+                        "phase": "open",
+                        "seconds": seconds,
+                        "created_at": now,
+                    },
                 )
                 await self._event(conn, row, Status.QUEUED, 0, now)
                 stored = await self._task(conn, row["id"])
@@ -199,16 +204,15 @@ class Store:
             return await self._by_idempotency(conn, {"owner_id": owner_id, "idempotency_key": key})
 
     async def _task(self, conn: Connectionlike, task_id: str) -> Row | None:
-        result = await conn.execute(select(tasks).where(tasks.c.id == task_id))
+        result = await conn.execute(TASK_BY_ID, {"task_id": task_id})
         return result.mappings().first()
 
     async def task(self, task_id: str, owner_id: str | None = None) -> Row | None:
         """A task by id; with an owner, only that owner's task."""
-        query = select(tasks).where(tasks.c.id == task_id)
-        if owner_id is not None:
-            query = query.where(tasks.c.owner_id == owner_id)
         async with self.reading() as conn:
-            result = await conn.execute(query)
+            if owner_id is None:
+                return await self._task(conn, task_id)
+            result = await conn.execute(TASK_OF_OWNER, {"task_id": task_id, "owner_id": owner_id})
             return result.mappings().first()
 
     async def list_tasks(
@@ -531,14 +535,15 @@ class Store:
             conn.info["vidgate_event_lock"] = True
         written.append((row["id"], row["owner_id"]))
         result = await conn.execute(
-            insert(events).values(
-                task_id=row["id"],
-                owner_id=row["owner_id"],
-                type=kind,
-                status=status.value,
-                progress=progress,
-                created_at=now,
-            )
+            INSERT_EVENT,
+            {
+                "task_id": row["id"],
+                "owner_id": row["owner_id"],
+                "type": kind,
+                "status": status.value,
+                "progress": progress,
+                "created_at": now,
+            },
         )
         url = row.get("callback_url")
         wanted = (row.get("request") or {}).get("webhook_events") or TERMINAL_EVENTS
