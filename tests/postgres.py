@@ -108,7 +108,7 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # fast shutdown: end sessions, no checkpoint
+            self.process.send_signal(signal.SIGINT)  # fast shutdown: disconnect sessions, stop
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -211,7 +211,7 @@ async def test_claims_racing_cancels_take_each_task_once(store: Store) -> None:
 
 async def test_free_text_is_kept_whole_and_times_stay_naive_utc(store: Store) -> None:
     key = await create_key(store, "k", None)
-    created = utcnow().replace(microsecond=123456)
+    created = (utcnow() - timedelta(seconds=2)).replace(microsecond=123456)
     row, _ = await store.insert_task(task_row(key.key_id, created_at=created))
     assert row["created_at"] == created and row["created_at"].tzinfo is None
     long_status = "RUNNING_" + "x" * 200
