@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         """The SQLAlchemy async URL: the configured one, or SQLite in the data dir."""
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'vidgate.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'vidgate.db'}"
 
     @property
     def blob_dir(self) -> Path:

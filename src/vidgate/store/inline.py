@@ -61,7 +61,9 @@ class InlineEngine:
 
         Readers run each statement in autocommit, which in WAL mode never waits for a writer.
         """
-        sync_url = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
+        sync_url = url.replace("sqlite+aiosqlite:", "sqlite:", 1).replace(
+            "sqlite+pysqlite:", "sqlite:", 1
+        )
         self.engine: Engine = create_engine(
             sync_url,
             pool_size=4,
