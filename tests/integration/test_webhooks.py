@@ -100,3 +100,28 @@ def test_deliveries_of_another_key_are_hidden(hooked: RunningGateway, receiver: 
         ]
         assert other.get(f"/v1/tasks/{task_id}/deliveries").status_code == 404
         assert httpx.get(f"{hooked.url}/v1/tasks/{task_id}/deliveries").status_code == 401
+
+
+def test_every_dialect_accepts_callbacks_and_idempotency_keys(
+    hooked: RunningGateway, receiver: Receiver
+) -> None:
+    with hooked.client(hooked.make_key()) as api:
+        secret = api.get("/v1/account").json()["webhook_secret"]
+        dashscope = {
+            "model": "wan2.6-t2v",
+            "input": {"prompt": "hook"},
+            "parameters": {"size": "832*480", "duration": 2},
+            "callback_url": receiver.url,
+        }
+        headers = {"X-DashScope-Async": "enable", "Idempotency-Key": "ds-1"}
+        path = "/api/v1/services/aigc/video-generation/video-synthesis"
+        first = api.post(path, json=dashscope, headers=headers).json()["output"]["task_id"]
+        again = api.post(path, json=dashscope, headers=headers).json()["output"]["task_id"]
+        assert first == again
+        kik = {**SMALL, "callback_url": receiver.url, "webhook_events": ["task.completed"]}
+        kik_id = api.post("/video/v1/tasks", json=kik).json()["task_id"]
+        deliveries = receiver.wait_for(2)
+        payloads = [Webhook(secret).verify(d.body, d.headers) for d in deliveries]
+        assert {p["data"]["task_id"] for p in payloads} == {first, kik_id}
+        assert {p["type"] for p in payloads} == {"task.completed"}
+        assert len(api.get("/v1/tasks").json()["data"]) == 2

@@ -12,11 +12,13 @@ from vidgate.errors import InvalidRequest
 from vidgate.models import Status, VideoRequest
 
 __all__ = [
+    "PUSH_FIELDS",
     "StatusWords",
     "from_millis",
     "from_unix",
     "millis",
     "parse_time",
+    "push_fields",
     "require_object",
     "unix",
     "validate_request",
@@ -59,6 +61,23 @@ def require_object(body: object, name: str = "The request body") -> dict[str, An
     if not isinstance(body, dict):
         raise InvalidRequest(f"{name} must be a JSON object.")
     return body
+
+
+PUSH_FIELDS = ("callback_url", "webhook_events")
+"""vidgate's own create fields, accepted by every dialect: where and what to push."""
+
+
+def push_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """`callback_url` and `webhook_events` (a list, or comma-separated as in a form)."""
+    found: dict[str, Any] = {}
+    if fields.get("callback_url") is not None:
+        found["callback_url"] = fields["callback_url"]
+    events = fields.get("webhook_events")
+    if isinstance(events, str):
+        events = [part.strip() for part in events.split(",") if part.strip()]
+    if events is not None:
+        found["webhook_events"] = events
+    return found
 
 
 def millis(moment: datetime | None) -> int | None:

@@ -10,9 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from vidgate.dialects.common import (
+    PUSH_FIELDS,
     StatusWords,
     millis,
     parse_time,
+    push_fields,
     require_object,
     validation_error,
 )
@@ -150,7 +152,7 @@ def task_path(task_id: str) -> str:
 def parse_create(body: object) -> VideoRequest:
     """`{model, input{…}, parameters{…}}` as the canonical request."""
     fields = require_object(body)
-    unknown = set(fields) - {"model", "input", "parameters"}
+    unknown = set(fields) - {"model", "input", "parameters", *PUSH_FIELDS}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidRequest(f"{name}: unknown field.", param=name)
@@ -171,11 +173,13 @@ def parse_create(body: object) -> VideoRequest:
     vace.update({k: v for k, v in given_input.items() if k in INPUT_EXTRAS})
     if "model" in fields:
         canonical["model"] = fields["model"]
+    canonical.update(push_fields(fields))
     try:
         return VideoRequest.model_validate({**canonical, "vace": vace})
     except ValidationError as exc:
         field = exc.errors()[0]["loc"][0]
-        prefix = "input." if field in INPUT_FIELDS else "parameters." if field != "model" else ""
+        top = ("model", *PUSH_FIELDS)
+        prefix = "input." if field in INPUT_FIELDS else "parameters." if field not in top else ""
         raise validation_error(exc, prefix) from None
 
 

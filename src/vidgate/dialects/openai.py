@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from vidgate.dialects.common import (
+    PUSH_FIELDS,
     StatusWords,
     from_unix,
+    push_fields,
     require_object,
     unix,
     validate_request,
@@ -43,7 +45,7 @@ STATUS = StatusWords(
     }
 )
 STATUS.from_wire["failed"] = Status.FAILED
-CREATE_FIELDS = {"model", "prompt", "seconds", "size", "input_reference"}
+CREATE_FIELDS = {"model", "prompt", "seconds", "size", "input_reference", *PUSH_FIELDS}
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -118,6 +120,7 @@ def parse_create(body: object, input_reference_url: str | None = None) -> VideoR
     if reference is not None:
         canonical["img_url"] = reference
         canonical["mode"] = Mode.I2V
+    canonical.update(push_fields(fields))
     return validate_request({k: v for k, v in canonical.items() if v is not None})
 
 
