@@ -16,8 +16,8 @@ serve: $(STAMP)
 	$(BIN)/vidgate serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 test: $(STAMP)
@@ -28,3 +28,6 @@ check: lint test
 bench: $(STAMP)
 	$(BIN)/python bench/task_reads.py
 	$(BIN)/python bench/submits.py
+	$(BIN)/python bench/wait_detection.py
+	$(BIN)/python bench/upstream_polling.py
+	$(BIN)/python bench/push.py

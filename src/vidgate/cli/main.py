@@ -9,11 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from vidgate import __version__
-from vidgate.cli import fake_upstream
-from vidgate.keys import create_key, list_keys
-from vidgate.runtime import Runtime
 from vidgate.settings import Settings
-from vidgate.store import Store
 
 __all__ = ["main"]
 
@@ -42,6 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _worker(settings: Settings) -> None:
+    from vidgate.runtime import Runtime
+
     runtime = await Runtime.open(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +54,9 @@ async def _worker(settings: Settings) -> None:
 
 
 async def _keys_create(name: str, quota: float | None) -> str:
+    from vidgate.keys import create_key
+    from vidgate.store import Store
+
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database)
@@ -67,6 +68,9 @@ async def _keys_create(name: str, quota: float | None) -> str:
 
 
 async def _keys_list() -> list[str]:
+    from vidgate.keys import list_keys
+    from vidgate.store import Store
+
     settings = Settings()
     store = Store(settings.database)
     try:
@@ -107,8 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key_commands.add_parser("list", help="list keys (never their secrets)")
 
-    fake_upstream.add_parser(commands)
-
+    commands.add_parser(
+        "fake-upstream",
+        add_help=False,
+        help="serve a fake upstream API for offline tests (`vidgate fake-upstream --help`)",
+    )
     commands.add_parser(
         "video",
         add_help=False,
@@ -123,11 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vidgate.cli import video
 
         return video.main(arguments[1:])
+    if arguments[:1] == ["fake-upstream"]:
+        from vidgate.cli import fake_upstream
+
+        return fake_upstream.main(arguments[1:])
     args = build_parser().parse_args(arguments)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "fake-upstream":
-        return fake_upstream.run(args)
     if args.command == "worker":
         asyncio.run(_worker(Settings()))
         return 0

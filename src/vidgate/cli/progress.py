@@ -1,0 +1,107 @@
+"""Progress of a task on stderr: seed 000's plain lines, or a live display on a terminal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import IO, Protocol
+
+from vidgate.models import Status, Task
+
+__all__ = ["LiveProgress", "PlainProgress", "Progress", "status_line"]
+
+
+def status_line(task: Task, word: str, elapsed: float, *, percent: bool) -> str:
+    """`[15s] task=ID status=RUNNING progress=40%`, or `… status=SUCCEEDED video_url=ready`."""
+    line = f"[{elapsed:.0f}s] task={task.task_id} status={word}"
+    if task.status is Status.COMPLETED:
+        return line + (" video_url=ready" if task.result is not None else "")
+    if percent and task.status is Status.PROCESSING:
+        line += f" progress={task.progress}%"
+    return line
+
+
+class Progress(Protocol):
+    """Something that shows each answer of a wait."""
+
+    def update(self, task: Task) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PlainProgress:
+    """A line per status change, and at least one every `interval` seconds while it runs."""
+
+    def __init__(
+        self,
+        stream: IO[str],
+        word: Callable[[Task], str],
+        *,
+        interval: float,
+        percent: bool,
+        started: float | None = None,
+    ) -> None:
+        self.stream = stream
+        self.word = word
+        self.interval = interval
+        self.percent = percent
+        self.started = time.monotonic() if started is None else started
+        self._last_word: str | None = None
+        self._last_line = -float("inf")
+
+    def update(self, task: Task) -> None:
+        now = time.monotonic()
+        word = self.word(task)
+        if word == self._last_word and now - self._last_line < self.interval * 0.99:
+            return
+        self._last_word, self._last_line = word, now
+        line = status_line(task, word, now - self.started, percent=self.percent)
+        print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        return None
+
+
+class LiveProgress:
+    """A rich progress bar with the task's status, redrawn on every answer."""
+
+    def __init__(self, stream: IO[str], word: Callable[[Task], str], *, percent: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.word = word
+        self.percent = percent
+        self.bar = Bar(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=stream),
+        )
+        self.row = self.bar.add_task("waiting", total=100 if percent else None)
+        self._last_word: str | None = None
+        self.bar.start()
+
+    def update(self, task: Task) -> None:
+        word = self.word(task)
+        if word != self._last_word:
+            self._last_word = word
+            self.bar.console.print(f"task={task.task_id} status={word}")
+        done = task.status.terminal
+        self.bar.update(
+            self.row,
+            description=f"task={task.task_id} status={word}",
+            completed=100 if task.status is Status.COMPLETED else task.progress,
+            total=100 if self.percent or done else None,
+        )
+
+    def close(self) -> None:
+        self.bar.stop()
