@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.router.routes.append(native.task_route)
     for module in (meta, native, events, webhooks, files, media, dashscope, kik, nebula, openai):
         app.include_router(module.router)
     app.add_middleware(RequestId)

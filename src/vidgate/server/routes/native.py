@@ -7,15 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from vidgate.dialects.native import parse_create, render_task
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, bearer_key, gateway_of
 from vidgate.server.body import read_json
 from vidgate.service import Gateway, request_fingerprint
 
-__all__ = ["router"]
+__all__ = ["router", "task_route"]
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 MAX_LONG_POLL = 120.0
@@ -84,20 +85,38 @@ async def create_task_sync(request: Request, caller: Caller) -> JSONResponse:
     )
 
 
-@router.get("/{task_id}")
-async def get_task(
-    request: Request,
-    caller: Caller,
-    task_id: str,
-    wait: Annotated[float, Query(ge=0, le=MAX_LONG_POLL)] = 0,
-) -> JSONResponse:
-    """The task; with `wait=N`, held up to N seconds until it changes or ends."""
+def _wait_seconds(raw: str | None) -> float:
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_LONG_POLL:
+        raise InvalidRequest(
+            f"wait must be a number of seconds within 0-{MAX_LONG_POLL:.0f}.", param="wait"
+        )
+    return seconds
+
+
+async def get_task(request: Request) -> JSONResponse:
+    """`GET /v1/tasks/{task_id}[?wait=N]`: the task, held up to N s until it changes or ends.
+
+    Clients poll this route more than any other, so it is a plain Starlette endpoint: the
+    same checks as the others, without FastAPI's per-request dependency resolution.
+    """
     gateway = gateway_of(request)
+    caller = await gateway.authenticate(bearer_key(request))
+    task_id = request.path_params["task_id"]
+    wait = _wait_seconds(request.query_params.get("wait"))
     if wait > 0:
         task = await gateway.wait(caller["id"], task_id, wait)
     else:
         task = await gateway.get(caller["id"], task_id)
     return task_response(gateway, task)
+
+
+task_route = Route("/v1/tasks/{task_id}", get_task, methods=["GET"], name="get_task")
 
 
 @router.post("/{task_id}/cancel")
