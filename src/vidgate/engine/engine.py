@@ -30,6 +30,8 @@ POLL_BATCH = 500
 POLL_IDLE = 0.25
 POLL_LEASE = timedelta(seconds=120)
 MAX_CONCURRENT_POLLS = 256
+MAX_SUBMITTING = 32
+"""Upstream submits one process claims at once; the rest stay queued, unleased, for anyone."""
 
 
 class Engine:
@@ -67,6 +69,7 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self._work: set[asyncio.Task[None]] = set()
         self._running: dict[str, int] = dict.fromkeys(providers.names(), 0)
+        self._submitting: dict[str, int] = dict.fromkeys(providers.names(), 0)
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
 
     async def start(self) -> None:
@@ -107,7 +110,8 @@ class Engine:
         limits = self.providers.limits(name)
         assert limits is not None
         if name in self.providers.upstream:
-            return limits.concurrency - await self.store.in_flight(name)
+            free = limits.concurrency - await self.store.in_flight(name)
+            return min(free, MAX_SUBMITTING - self._submitting[name])
         return limits.concurrency - self._running[name]
 
     async def _dispatch(self, name: str) -> None:
@@ -125,10 +129,17 @@ class Engine:
             for row in claimed:
                 self.notifier.notify(f"task:{row['id']}")
                 if name in self.providers.upstream:
-                    self._spawn(name, self.upstream.submit(row))
+                    self._submitting[name] += 1
+                    self._spawn(name, self._submit(name, row))
                 else:
                     self._spawn(name, self.runner.run(row, self.providers.local[name]))
             await self.notifier.wait(wake, 0.05 if claimed else self.settings.engine_idle_interval)
+
+    async def _submit(self, name: str, row: Row) -> None:
+        try:
+            await self.upstream.submit(row)
+        finally:
+            self._submitting[name] -= 1
 
     async def _poll(self) -> None:
         names = list(self.providers.upstream)

@@ -95,6 +95,8 @@ class UpstreamRunner:
             last: UpstreamError | None = None
             for name in self._candidates(row):
                 provider = self.providers[name]
+                if not await self.store.renew(task_id, self.worker, self.lease):
+                    return
                 busy = name != row["provider"] and (
                     await self.store.in_flight(name) >= provider.limits.concurrency
                 )

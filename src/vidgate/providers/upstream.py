@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 ErrorKind = Literal["throttled", "transient", "refused", "invalid"]
+CONNECTIONS = 32
+"""Calls in flight to one upstream; more wait here, not in the HTTP pool, whose cost grows with
+the square of its queue."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,11 @@ class UpstreamProvider:
         )
         self.bucket = TokenBucket(config.requests_per_second)
         self._client = httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/"), timeout=config.timeout
+            base_url=config.base_url.rstrip("/"),
+            timeout=config.timeout,
+            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
         )
+        self._slots = asyncio.Semaphore(CONNECTIONS)
         self._next_credential = 0
 
     async def aclose(self) -> None:
@@ -121,9 +128,10 @@ class UpstreamProvider:
         await self.bucket.acquire()
         headers = {"Authorization": f"Bearer {self._key(credential)}", **(call.headers or {})}
         try:
-            response = await self._client.request(
-                call.method, call.path, json=call.body, headers=headers
-            )
+            async with self._slots:
+                response = await self._client.request(
+                    call.method, call.path, json=call.body, headers=headers
+                )
         except httpx.TimeoutException as exc:
             raise UpstreamError("transient", "upstream_timeout", str(exc) or "timed out") from exc
         except httpx.TransportError as exc:

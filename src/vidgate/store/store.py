@@ -334,6 +334,7 @@ class Store:
                     poll_failures=0,
                     lease_owner=None,
                     lease_expires_at=None,
+                    started_at=utcnow(),
                     updated_at=utcnow(),
                 )
             )
