@@ -632,6 +632,12 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
         f"at {cancel_rate:.0f}/s over {args.cancel_concurrency} connections (answered in p50 "
         f"{percentile(cancel_ms, 0.5):.0f} ms, p99 {percentile(cancel_ms, 0.99):.0f} ms)"
     )
+    slow = {kind: sum(1 for v in lags[kind] if v > TOLD_WITHIN_S) for kind in lags}
+    very_late = sum(1 for v in every.values if v > 10.0)
+    report.notes.append(
+        f"told after more than 1 s: {slow['sse']} SSE and {slow['poll']} long-poll waiters; "
+        f"after more than 10 s: {very_late}; never told: {sum(untold.values())}"
+    )
     report.notes.append(
         f"waiter lag from finished_at: {every.summary()}; from the cancel's answer arriving "
         f"instead: {Lags(after_answer, n).summary()}; long-polls asked again {repolls} times "
@@ -652,6 +658,8 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
         submit_per_s=submit_rate,
         cancel_per_s=cancel_rate,
         open_seconds=open_seconds,
+        late_over_1s=slow,
+        late_over_10s=very_late,
     )
     return report
 
@@ -855,11 +863,17 @@ class Submits:
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0
     statuses: Counter[str] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
         return self.answered / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """Gateway CPU (all threads) per answered submit: steadier than the rate on a busy box."""
+        return self.cpu_seconds / self.answered * 1000 if self.answered else math.nan
 
     def add(self, one: Mapping[str, Any]) -> None:
         self.answered += one["statuses_window"].get("202", 0)
@@ -867,13 +881,15 @@ class Submits:
         self.p50_ms.append(one["p50_ms"])
         self.p99_ms.append(one["p99_ms"])
         self.server_cpu.append(one["server_cpu"])
+        self.cpu_seconds += one["server_cpu"] * one["seconds"]
         self.statuses.update(one["statuses_total"])
 
     def describe(self) -> str:
         return (
             f"{self.mode}: {self.rate:.0f}/s, p50 {'/'.join(f'{x:.0f}' for x in self.p50_ms)} ms, "
             f"p99 {'/'.join(f'{x:.0f}' for x in self.p99_ms)} ms, gateway CPU "
-            f"{'/'.join(f'{x:.0%}' for x in self.server_cpu)}"
+            f"{'/'.join(f'{x:.0%}' for x in self.server_cpu)} of a core, "
+            f"{self.cpu_ms:.2f} ms of it per submit"
         )
 
 
@@ -936,7 +952,15 @@ def run_idempotency(args: argparse.Namespace, procs: Procs, gateway: Gateway) ->
             )
         )
     ratio = unique.rate / without.rate if without.rate else math.nan
+    cpu_ratio = unique.cpu_ms / without.cpu_ms
     report.rows.append(Row("  with key / without, same load", f"{ratio:.3f}", "none set"))
+    report.rows.append(
+        Row(
+            "  gateway CPU ms per submit, without / with key",
+            f"{without.cpu_ms:.2f} / {unique.cpu_ms:.2f}",
+            "",
+        )
+    )
     report.rows.append(Row("  replays/s (one key sent again and again)", f"{replay.rate:.0f}", ""))
     report.notes.append(
         f"idempotency ({args.rounds} rounds of {args.duration:g} s per mode, in ABBA order, "
@@ -946,10 +970,16 @@ def run_idempotency(args: argparse.Namespace, procs: Procs, gateway: Gateway) ->
     report.starvation("idempotency, all rounds", shares)
     report.figures.update(
         {
-            run.mode: {"per_s": run.rate, "p50_ms": run.p50_ms, "p99_ms": run.p99_ms}
+            run.mode: {
+                "per_s": run.rate,
+                "p50_ms": run.p50_ms,
+                "p99_ms": run.p99_ms,
+                "cpu_ms_per_submit": run.cpu_ms,
+            }
             for run in (without, unique, replay)
         },
         ratio=ratio,
+        cpu_ratio=cpu_ratio,
     )
     return report
 
