@@ -1,15 +1,19 @@
 # The two set-up commands: `make serve` starts the gateway, `make check` lints, type-checks and
-# runs every test. Both create the virtual environment on first use.
+# runs every test. Both create the virtual environment on first use, from requirements.lock:
+# the exact versions the suite last passed with. `make lock` refreshes that file.
+PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: serve check lint test bench
+.PHONY: serve check lint test bench lock
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -24,6 +28,16 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 check: lint test
+
+# Resolve pyproject.toml's ranges afresh in a scratch environment and pin the result.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q -e '.[test]'
+	printf '# Exact versions for `make`; refresh with `make lock`.\n' > $(LOCK)
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^vidgate' >> $(LOCK)
+	rm -rf .lock-venv
 
 bench: $(STAMP)
 	$(BIN)/python bench/task_reads.py

@@ -22,11 +22,9 @@ from vidgate.providers.local.spec import (
     RenderSpec,
     StopCheck,
 )
+from vidgate.providers.local.x264 import ENCODER_OPTIONS
 
-__all__ = ["ENCODER_OPTIONS", "render_video"]
-
-ENCODER_OPTIONS: dict[str, str] = {"preset": "veryfast", "crf": "28"}
-"""libx264 settings used for every render."""
+__all__ = ["render_video"]
 
 _BT709 = 1
 _LIMITED_RANGE = 1
