@@ -17,10 +17,10 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from vidgate.keys import create_key
 from vidgate.server.app import create_app
+from vidgate.service.keys import create_key
 from vidgate.settings import Settings
-from vidgate.store import Store
+from vidgate.store import open_store
 
 pytest_plugins = ["upstreams"]
 
@@ -46,7 +46,7 @@ class RunningGateway:
 
     def make_key(self, name: str = "test", quota: float | None = None) -> str:
         async def make() -> str:
-            store = Store(self.settings.database)
+            store = open_store(self.settings.database)
             try:
                 await store.open()
                 return (await create_key(store, name, quota)).key

@@ -75,6 +75,17 @@ class BlobStore:
         staged.write_bytes(data)
         return self.commit(staged, blob_id)
 
+    def duplicate(self, blob_id: str, staged: Path) -> None:
+        """Put a copy of a blob at a staging path: a hard link where the disk allows one, so
+        no bytes move; else a plain copy. It blocks: call it off the event loop."""
+        source = self.path(blob_id)
+        try:
+            os.link(source, staged)
+        except OSError:
+            if not source.is_file():
+                raise
+            shutil.copyfile(source, staged)
+
     def exists(self, blob_id: str) -> bool:
         return self.path(blob_id).is_file()
 

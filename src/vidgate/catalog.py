@@ -12,6 +12,8 @@ __all__ = [
     "DEFAULT_MODELS",
     "MODELS",
     "SIZES",
+    "VACE_FUNCTIONS",
+    "VACE_INPUTS",
     "ModelSpec",
     "Scenario",
     "Shape",
@@ -47,13 +49,15 @@ DEFAULT_MODELS: dict[Mode, str] = {
     Mode.R2V: "wan2.6-r2v-flash",
     Mode.VACE: "wan2.1-vace-plus",
 }
-VACE_FUNCTIONS = (
-    "image_reference",
-    "video_repainting",
-    "video_edit",
-    "video_extension",
-    "video_outpainting",
-)
+VACE_INPUTS: dict[str, tuple[str, ...]] = {
+    "image_reference": ("ref_images_url", "reference_urls"),
+    "video_repainting": ("video_url",),
+    "video_edit": ("video_url",),
+    "video_extension": ("video_url",),
+    "video_outpainting": ("video_url",),
+}
+"""The input fields each VACE function needs one of, the first named in errors."""
+VACE_FUNCTIONS = tuple(VACE_INPUTS)
 
 
 @dataclass(frozen=True)

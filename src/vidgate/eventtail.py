@@ -6,17 +6,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from vidgate.records import Event
 from vidgate.store import Store
 
 __all__ = ["tail_events"]
 
 log = logging.getLogger("vidgate.events")
+BATCH = 1000
 
 
-async def tail_events(
-    store: Store, wake: Callable[[str, str], None], interval: float = 0.25
-) -> None:
-    """Call `wake(task_id, owner_id)` for every new event, one query per interval in all.
+async def tail_events(store: Store, wake: Callable[[Event], None], interval: float = 0.25) -> None:
+    """Call ``wake`` with every new event, one query per interval in all.
 
     Changes made in this process wake waiters at once through the store's listeners; this
     loop covers workers and gateways elsewhere, so no waiter has to poll the store itself.
@@ -24,12 +24,12 @@ async def tail_events(
     cursor = await store.last_event_id()
     while True:
         try:
-            rows = await store.events_since(cursor)
+            found = await store.events_since(cursor, BATCH)
         except Exception:
             log.exception("reading new events failed")
-            rows = []
-        for row in rows:
-            cursor = row["id"]
-            wake(row["task_id"], row["owner_id"])
-        if len(rows) < 1000:
+            found = []
+        for event in found:
+            cursor = event.id
+            wake(event)
+        if len(found) < BATCH:
             await asyncio.sleep(interval)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import unquote_to_bytes
 
 import av
@@ -18,10 +16,9 @@ from vidgate.blobs import BlobStore
 from vidgate.errors import InvalidRequest
 from vidgate.ids import new_id
 from vidgate.netguard import BlockedAddress, GuardedFetcher
+from vidgate.records import MediaKind, StoredInput
 
-__all__ = ["INPUT_FIELDS", "InputFetcher", "MediaKind", "StoredInput", "probe_media"]
-
-MediaKind = Literal["image", "video"]
+__all__ = ["INPUT_FIELDS", "InputFetcher", "probe_media"]
 
 INPUT_FIELDS: dict[str, tuple[MediaKind, ...]] = {
     "img_url": ("image",),
@@ -35,15 +32,6 @@ INPUT_FIELDS: dict[str, tuple[MediaKind, ...]] = {
 }
 MAX_INPUT_VIDEO_SECONDS = 120.0
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
-
-
-@dataclass(frozen=True)
-class StoredInput:
-    """An input kept in the blob store."""
-
-    blob: str
-    kind: MediaKind
-    duration: float = 0.0
 
 
 def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
@@ -135,22 +123,30 @@ class InputFetcher:
         finally:
             await response.aclose()
 
-    async def store(self, url: str, field: str, kinds: tuple[MediaKind, ...]) -> StoredInput:
-        """Fetch one input and keep it; a 400 naming the field on any problem."""
+    async def store(self, url: str, name: str, field: str) -> StoredInput:
+        """Fetch one input of request field ``name`` and keep it; ``field`` is how errors name
+        it (``reference_urls[1]``). A 400 naming the field on any problem.
+
+        A URL of this gateway's own (an upload, another task's result) is read from the blob
+        store directly, never fetched over HTTP.
+        """
+        kinds = INPUT_FIELDS[name]
         own = self.blobs.resolve_own_url(url)
         blob_id = new_id("input")
         staged = self.blobs.staging(blob_id)
         try:
             if own is not None:
-                source = self.blobs.path(own)
-                if not source.is_file():
-                    raise InvalidRequest(f"{field} refers to a file that is gone.", param=field)
-                staged.write_bytes(source.read_bytes())
+                try:
+                    await asyncio.to_thread(self.blobs.duplicate, own, staged)
+                except OSError:
+                    raise InvalidRequest(
+                        f"{field} refers to a file that is gone.", param=field
+                    ) from None
             elif url.startswith("data:"):
                 data = _decode_data_url(url, field)
                 if len(data) > self.max_bytes:
                     raise self._too_large(field)
-                staged.write_bytes(data)
+                await asyncio.to_thread(staged.write_bytes, data)
             elif url.startswith(("http://", "https://")):
                 await self._download(url, field, staged)
             else:
@@ -169,8 +165,8 @@ class InputFetcher:
                     f"{MAX_INPUT_VIDEO_SECONDS:.0f} s at most.",
                     param=field,
                 )
-            name = blob_id + extension
-            self.blobs.commit(staged, name)
-            return StoredInput(name, kind, seconds)
+            blob_name = blob_id + extension
+            self.blobs.commit(staged, blob_name)
+            return StoredInput(field=name, blob=blob_name, kind=kind, duration=seconds)
         finally:
             staged.unlink(missing_ok=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from vidgate.blobs import BlobStore, load_secret
@@ -13,33 +12,50 @@ from vidgate.engine import Engine
 from vidgate.engine.deliver import Deliverer
 from vidgate.eventtail import tail_events
 from vidgate.inputs import InputFetcher
+from vidgate.models import Status
 from vidgate.netguard import GuardedFetcher
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
-from vidgate.service import Gateway
+from vidgate.records import Delivery, Event
+from vidgate.service import Files, Keys, Presenter, Services, Tasks
 from vidgate.settings import Settings
-from vidgate.store import Store
+from vidgate.store import Store, open_store
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "Wakeups"]
+
+
+class Wakeups:
+    """The one place that turns stored events into wake-ups of whoever waits on them."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def __call__(self, event: Event) -> None:
+        notify = self.notifier.notify
+        notify(f"task:{event.task_id}")
+        notify(f"owner:{event.owner_id}")
+        notify("deliveries")
+        if event.status is Status.QUEUED and event.state is not None:
+            notify(f"provider:{event.state.provider}")
 
 
 @dataclass
 class Runtime:
-    """The store, blobs, service and engine of one process, opened and closed together."""
+    """The store, blobs, services and engine of one process, opened and closed together."""
 
     settings: Settings
     store: Store
-    gateway: Gateway
+    services: Services
     engine: Engine
     fetcher: GuardedFetcher
     providers: Providers
-    wake: Callable[[str, str], None]
+    wake: Wakeups
     tail: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.database)
+        store = open_store(settings.database)
         await store.open()
         blobs = BlobStore(
             settings.blob_dir,
@@ -51,40 +67,44 @@ class Runtime:
             load_providers(settings.config), fetcher, settings.local_concurrency
         )
         notifier = Notifier()
-
-        def wake(task_id: str, owner_id: str) -> None:
-            notifier.notify(f"task:{task_id}")
-            notifier.notify(f"owner:{owner_id}")
-            notifier.notify("deliveries")
-
+        wake = Wakeups(notifier)
         store.listeners.append(wake)
-        gateway = Gateway(
-            settings,
+        presenter = Presenter(blobs, settings.result_url_ttl)
+        tasks = Tasks(
             store,
             blobs,
             InputFetcher(blobs, fetcher, settings.max_input_bytes),
             providers,
             notifier,
+            presenter,
         )
+        services = Services(
+            settings=settings,
+            keys=Keys(store),
+            tasks=tasks,
+            files=Files(store, blobs, presenter),
+            presenter=presenter,
+            blobs=blobs,
+        )
+
+        async def webhook_payload(delivery: Delivery) -> dict[str, object]:
+            task = await store.task(delivery.task_id)
+            assert task is not None
+            return presenter.webhook_payload(delivery, task)
+
         deliverer = Deliverer(
             store,
             fetcher,
             f"deliver-{id(notifier):x}",
-            gateway.webhook_payload,
+            webhook_payload,
             timeout=settings.webhook_timeout,
             retry_window=settings.webhook_retry_window,
             retry_base=settings.webhook_retry_base,
         )
         engine = Engine(
-            settings,
-            store,
-            blobs,
-            providers,
-            notifier,
-            lambda name: gateway.sign(name).url,
-            deliverer,
+            settings, store, blobs, providers, notifier, presenter.public_url, deliverer
         )
-        return cls(settings, store, gateway, engine, fetcher, providers, wake)
+        return cls(settings, store, services, engine, fetcher, providers, wake)
 
     def follow_events(self) -> None:
         """Wake this process's waiters for changes that other processes make."""

@@ -6,19 +6,34 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
+
+from vidgate.models import Status
 
 __all__ = [
     "ALL_EVENTS",
     "SECRET_PREFIX",
     "TERMINAL_EVENTS",
+    "event_type",
     "new_secret",
     "sign",
     "signature_headers",
+    "wants_delivery",
 ]
 
 SECRET_PREFIX = "whsec_"
 TERMINAL_EVENTS = ("task.completed", "task.failed", "task.cancelled")
 ALL_EVENTS = ("task.queued", "task.processing", "task.progress", *TERMINAL_EVENTS)
+
+
+def event_type(status: Status, progress: int) -> str:
+    """The event a change to ``status`` at ``progress`` announces."""
+    return "task.progress" if status is Status.PROCESSING and progress else f"task.{status}"
+
+
+def wants_delivery(subscribed: Collection[str] | None, kind: str) -> bool:
+    """Whether a task subscribed to ``subscribed`` (default: terminal events) gets ``kind``."""
+    return kind in (subscribed or TERMINAL_EVENTS)
 
 
 def new_secret() -> str:

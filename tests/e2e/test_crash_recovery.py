@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 
 from conftest import free_port
-from vidgate.keys import create_key
+from vidgate.service.keys import create_key
 from vidgate.settings import Settings
-from vidgate.store import Store
+from vidgate.store import open_store
 
 
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -45,13 +45,12 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 async def ledger_and_events(settings: Settings, key_id: str) -> tuple[list[Any], Any, list[Any]]:
-    store = Store(settings.database)
+    store = open_store(settings.database)
     await store.open()
     try:
         rows = await store.ledger_for(key_id)
         key = await store.key_by_id(key_id)
-        tasks = await store.list_tasks(key_id, status=None, model=None, limit=100, after=None)
-        events = [e for t in tasks for e in await store.events_for(t["id"])]
+        events = await store.events_after(key_id, 0)
         return rows, key, events
     finally:
         await store.close()
@@ -71,7 +70,7 @@ def test_kill_9_during_rendering_loses_and_doubles_nothing(tmp_path: Path) -> No
     data_dir.mkdir()
 
     async def make_key() -> tuple[str, str]:
-        store = Store(settings.database)
+        store = open_store(settings.database)
         await store.open()
         try:
             made = await create_key(store, "crash", 1000)
@@ -125,15 +124,15 @@ def test_kill_9_during_rendering_loses_and_doubles_nothing(tmp_path: Path) -> No
         process.wait(timeout=10)
 
     ledger, key_row, events = asyncio.run(ledger_and_events(settings, key_id))
-    kinds = Counter((row["task_id"], row["kind"]) for row in ledger)
+    kinds = Counter((entry.task_id, entry.kind) for entry in ledger)
     for task_id in ids:
         assert kinds[(task_id, "reserve")] == 1
         assert kinds[(task_id, "settle")] == 1
         assert kinds[(task_id, "refund")] == 0
     assert len(ledger) == 8
-    assert key_row["reserved_seconds"] == 0
-    assert key_row["used_seconds"] == sum(f["usage"]["duration"] for f in finals) == 40
-    completed = Counter(e["task_id"] for e in events if e["type"] == "task.completed")
+    assert key_row.reserved_seconds == 0
+    assert key_row.used_seconds == sum(f["usage"]["duration"] for f in finals) == 40
+    completed = Counter(e.task_id for e in events if e.type == "task.completed")
     assert completed == dict.fromkeys(ids, 1)
     blobs = data_dir / "blobs"
     results = [p for p in blobs.rglob("*.mp4") if p.relative_to(blobs).parts[0] != "tmp"]
@@ -158,7 +157,7 @@ def test_kill_9_before_delivery_loses_no_webhook(tmp_path: Path) -> None:
     settings = Settings(data_dir=data_dir, port=port)
 
     async def make_key() -> str:
-        store = Store(settings.database)
+        store = open_store(settings.database)
         await store.open()
         try:
             return (await create_key(store, "hooks", None)).key

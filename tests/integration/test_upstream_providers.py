@@ -216,3 +216,26 @@ def test_cancel_reaches_the_upstream_only_while_it_is_pending(
         refused = api.post(f"/v1/tasks/{running}/cancel")
         assert refused.status_code == 409
         assert refused.json()["error"]["code"] == "task_not_cancellable"
+
+
+SHAPE_FIELDS = {
+    "openai": {"seconds": "8", "size": "1280x720"},
+    "native": {"duration": 8, "size": "1280*720"},
+    "kik": {"duration": 8, "size": "1280*720"},
+    "nebula": {"duration": 8, "size": "1280*720"},
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(SHAPE_FIELDS))
+def test_every_upstream_gets_the_shape_that_was_reserved(
+    fakes: Fakes, fronted: Fronted, dialect: str
+) -> None:
+    fake = fakes(dialect)
+    gateway = fronted({"up": (fake, {})}, {"veo3": ["up"]})
+    task = run_task(gateway, {"prompt": "a lighthouse", "model": "veo3", "ratio": "16:9"})
+    assert task["status"] == "completed", task
+    (upstream,) = fake.tasks.values()
+    sent = {name: upstream.body.get(name) for name in SHAPE_FIELDS[dialect]}
+    assert sent == SHAPE_FIELDS[dialect]
+    assert upstream.duration == task["duration"] == 8
+    assert (upstream.width, upstream.height) == (1280, 720)

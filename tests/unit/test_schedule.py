@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from vidgate.engine.schedule import expected_window, next_poll_delay, retry_delay
+from vidgate.engine.schedule import expected_window, next_poll_delay
+from vidgate.retry import retry_delay
 
 
 def simulate(duration: float, expected_low: float, interval: float) -> tuple[int, float]:

@@ -54,12 +54,12 @@ async def _worker(settings: Settings) -> None:
 
 
 async def _keys_create(name: str, quota: float | None) -> str:
-    from vidgate.keys import create_key
-    from vidgate.store import Store
+    from vidgate.service.keys import create_key
+    from vidgate.store import open_store
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database)
+    store = open_store(settings.database)
     try:
         await store.open()
         return (await create_key(store, name, quota)).key
@@ -68,23 +68,22 @@ async def _keys_create(name: str, quota: float | None) -> str:
 
 
 async def _keys_list() -> list[str]:
-    from vidgate.keys import list_keys
-    from vidgate.store import Store
+    from vidgate.store import open_store
 
     settings = Settings()
-    store = Store(settings.database)
+    store = open_store(settings.database)
     try:
         await store.open()
-        rows = await list_keys(store)
+        keys = await store.list_keys()
     finally:
         await store.close()
     lines = []
-    for row in rows:
-        quota = "unlimited" if row["quota_seconds"] is None else f"{row['quota_seconds']:g}s"
+    for key in keys:
+        quota = "unlimited" if key.quota_seconds is None else f"{key.quota_seconds:g}s"
         lines.append(
-            f"{row['id']}\t{row['name']}\t{row['prefix']}…\tquota={quota}\t"
-            f"used={row['used_seconds']:g}s\treserved={row['reserved_seconds']:g}s\t"
-            f"webhook_secret={row['webhook_secret'] or '-'}"
+            f"{key.id}\t{key.name}\t{key.prefix}…\tquota={quota}\t"
+            f"used={key.used_seconds:g}s\treserved={key.reserved_seconds:g}s\t"
+            f"webhook_secret={key.webhook_secret or '-'}"
         )
     return lines
 

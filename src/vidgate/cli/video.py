@@ -143,7 +143,7 @@ class Session:
         body = self.client.get_json(task_id)
         task = self.client.parse_task(body)
         self.say(
-            status_line(task, self.word(task), 0, percent=self.client.dialect.percent_progress)
+            status_line(task, self.word(task), 0, percent=self.client.profile.percent_progress)
         )
         if not task.status.terminal:
             self._json(body)
@@ -185,7 +185,7 @@ class Session:
     def _progress(self) -> Progress | None:
         if self.args.quiet:
             return None
-        percent = self.client.dialect.percent_progress
+        percent = self.client.profile.percent_progress
         if self.err.isatty():
             return LiveProgress(self.err, self.word, percent=percent)
         return PlainProgress(self.err, self.word, interval=self.args.poll_interval, percent=percent)

@@ -3,7 +3,6 @@
 from vidgate.client.async_client import AsyncClient
 from vidgate.client.base import Generation
 from vidgate.client.config import PROVIDERS, Target, client_environ, resolve_target
-from vidgate.client.dialects import TaskPage
 from vidgate.client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -24,8 +23,9 @@ from vidgate.client.errors import (
     URLExpiredError,
     WaitTimeout,
 )
-from vidgate.client.policy import PollPolicy, RetryPolicy, is_testing, set_testing, without_backoff
 from vidgate.client.sync_client import Client
+from vidgate.dialects.outbound import TaskPage
+from vidgate.retry import PollPolicy, RetryPolicy, is_testing, set_testing, without_backoff
 
 __all__ = [
     "PROVIDERS",

@@ -10,7 +10,7 @@ import json
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from vidgate.client.config import Target, resolve_target
-from vidgate.client.dialects import DIALECTS, Call, Dialect, TaskPage, default_model
 from vidgate.client.download import Transfer
 from vidgate.client.errors import (
     APIConnectionError,
@@ -29,11 +28,13 @@ from vidgate.client.errors import (
     status_error,
 )
 from vidgate.client.events import events_path
-from vidgate.client.policy import PollPolicy, RetryPolicy, should_retry
+from vidgate.client.profiles import PROFILES, Profile, default_model
 from vidgate.client.waiting import Via, Waiter
 from vidgate.dialects import dashscope, native
+from vidgate.dialects.outbound import Call, Outbound, TaskPage
 from vidgate.errors import VidgateError
 from vidgate.models import Result, Status, Task, VideoRequest
+from vidgate.retry import PollPolicy, RetryPolicy, should_retry
 
 __all__ = ["RETRYABLE", "BaseClient", "Generation", "RequestInput"]
 
@@ -76,7 +77,8 @@ class BaseClient:
             base_url=base_url,
             api_key=api_key,
         )
-        self.dialect: Dialect = DIALECTS[self.target.provider]
+        self.profile: Profile = PROFILES[self.target.provider]
+        self.dialect: Outbound = self.profile.dialect
         self.timeout = timeout
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.poll_policy = PollPolicy()
@@ -140,7 +142,7 @@ class BaseClient:
             body = dict(request or {})
         body.update(fields or {})
         video = dashscope.parse_create(body) if "input" in body else native.parse_create(body)
-        if self.dialect.fills_model and not video.model:
+        if self.profile.fills_model and not video.model:
             video = video.model_copy(update={"model": default_model(video)})
         return video
 
@@ -161,7 +163,7 @@ class BaseClient:
     def _get_request(self, task_id: str, wait: float | None = None) -> httpx.Request:
         call = self.dialect.retrieve(task_id)
         if wait:
-            call = Call(call.method, call.path, params={"wait": f"{wait:g}"})
+            call = replace(call, params={**call.params, "wait": f"{wait:g}"})
             return self._build(call, read_timeout=wait + self.timeout)
         return self._build(call)
 
@@ -273,8 +275,8 @@ class BaseClient:
         self, task: Task | str, timeout: float | None, poll_interval: float | None, now: float
     ) -> Waiter:
         last = None if isinstance(task, str) else task
-        dialect = self.dialect
-        via = Via.EVENTS if dialect.events else Via.LONG_POLL if dialect.long_poll else Via.POLL
+        profile = self.profile
+        via = Via.EVENTS if profile.events else Via.LONG_POLL if profile.long_poll else Via.POLL
         return Waiter(
             task if isinstance(task, str) else task.task_id,
             started=now,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidgate.client.errors import IncompleteDownloadError
-from vidgate.client.policy import RetryPolicy
+from vidgate.retry import RetryPolicy
 
 __all__ = ["Transfer", "parse_content_range"]
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from vidgate.dialects.outbound import error_fields
 from vidgate.errors import VidgateError
 from vidgate.models import Task
 
@@ -147,27 +145,6 @@ STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     410: GoneError,
     429: RateLimitError,
 }
-
-
-def error_fields(body: object) -> tuple[str | None, str | None, str | None]:
-    """(code, message, request_id) from any dialect's error body.
-
-    `{"error": {"code", "message"}}` (native, kik, nebula, openai) or `{"code", "message",
-    "request_id"}` (DashScope).
-    """
-    if not isinstance(body, Mapping):
-        return None, None, None
-    request_id = _text(body.get("request_id"))
-    error = body.get("error")
-    if isinstance(error, Mapping):
-        return _text(error.get("code") or error.get("type")), _text(error.get("message")), None
-    if isinstance(error, str):
-        return None, error, request_id
-    return _text(body.get("code")), _text(body.get("message")), request_id
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def status_error(

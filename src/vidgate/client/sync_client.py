@@ -12,11 +12,11 @@ from typing import Any, BinaryIO
 import httpx
 
 from vidgate.client.base import RETRYABLE, BaseClient, Generation, RequestInput
-from vidgate.client.dialects import TaskPage
 from vidgate.client.download import Transfer
 from vidgate.client.events import EventDecoder
 from vidgate.client.uploads import data_url, local_inputs, with_urls
 from vidgate.client.waiting import Step, Via, Waiter, outcome
+from vidgate.dialects.outbound import TaskPage
 from vidgate.models import Status, Task
 
 __all__ = ["Client"]
@@ -108,7 +108,7 @@ class Client(BaseClient):
         """A URL for a local image or video: uploaded to a gateway, else a `data:` URL."""
         file = Path(path)
         data = file.read_bytes()
-        if not self.dialect.uploads:
+        if not self.profile.uploads:
             return data_url(file, data)
         return str(self._call(self._upload_request(file, data))["url"])
 

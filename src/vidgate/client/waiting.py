@@ -17,8 +17,8 @@ from enum import Enum
 
 from vidgate.client.errors import TaskCancelled, TaskFailed, WaitTimeout
 from vidgate.client.events import Event, apply_event
-from vidgate.client.policy import PollPolicy, poll_after
 from vidgate.models import Status, Task
+from vidgate.retry import PollPolicy, poll_after
 
 __all__ = ["DEFAULT_WINDOW", "MAX_LONG_POLL", "Step", "Via", "Waiter", "outcome"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vidgate.catalog import MODELS, Shape
 from vidgate.errors import InvalidRequest
 from vidgate.models import Status, VideoRequest
 
@@ -20,6 +21,7 @@ __all__ = [
     "parse_time",
     "push_fields",
     "require_object",
+    "size_text",
     "unix",
     "validate_request",
     "validation_error",
@@ -78,6 +80,15 @@ def push_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if events is not None:
         found["webhook_events"] = events
     return found
+
+
+def size_text(model: str | None, shape: Shape) -> str:
+    """The shape's size as the model spells it (`1280x720` for Sora, else `1280*720`)."""
+    spec = MODELS.get(model or "")
+    sizes = spec.sizes() if spec is not None else {}
+    wanted = (shape.width, shape.height)
+    named = (name for name, size in sizes.items() if size == wanted)
+    return next(named, f"{shape.width}*{shape.height}")
 
 
 def millis(moment: datetime | None) -> int | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vidgate.catalog import MODELS, Shape
 from vidgate.dialects.common import (
     PUSH_FIELDS,
     StatusWords,
@@ -19,7 +20,7 @@ from vidgate.dialects.common import (
     validation_error,
 )
 from vidgate.errors import InvalidRequest
-from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
+from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest, detect_mode
 
 __all__ = [
     "ERROR_CODES",
@@ -38,6 +39,7 @@ __all__ = [
     "render_list",
     "render_task",
     "render_unknown",
+    "shaped",
     "task_path",
 ]
 
@@ -130,19 +132,13 @@ STATUS_CODES = {
 }
 """DashScope's code for an HTTP status, for vidgate codes it has no word for."""
 LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
+RESOLUTION_MODES = (Mode.I2V, Mode.KF2V)
+"""Modes whose Wan models take `resolution` instead of `size`."""
 
 
 def create_path(request: VideoRequest) -> str:
     """kf2v goes to image2video; every other mode to video-generation."""
-    mode = request.mode
-    if mode is Mode.KF2V or (
-        mode is None
-        and request.first_frame_url
-        and not request.function
-        and not request.reference_urls
-    ):
-        return I2V_PATH
-    return SYNTHESIS_PATH
+    return I2V_PATH if detect_mode(request) is Mode.KF2V else SYNTHESIS_PATH
 
 
 def task_path(task_id: str) -> str:
@@ -202,8 +198,11 @@ def _current_names(given_input: dict[str, Any]) -> dict[str, Any]:
     return current
 
 
-def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
-    """The path and body that create this request on DashScope."""
+def build_create(request: VideoRequest, shape: Shape | None = None) -> tuple[str, dict[str, Any]]:
+    """The path and body that create this request on DashScope; a resolved `shape` is spelled
+    as each Wan model expects it (see `shaped`)."""
+    if shape is not None:
+        request = shaped(request, shape)
     data = request.model_dump(mode="json", exclude_none=True)
     given_input = {k: v for k, v in data.items() if k in INPUT_FIELDS}
     parameters = {k: v for k, v in data.items() if k in PARAMETER_FIELDS}
@@ -215,6 +214,26 @@ def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
     if parameters:
         body["parameters"] = parameters
     return create_path(request), body
+
+
+def shaped(request: VideoRequest, shape: Shape) -> VideoRequest:
+    """The request with the resolved size and duration as each Wan model takes them.
+
+    i2v and kf2v models take `resolution`; the others take `size` as `W*H`. Models with one
+    fixed duration take none; none takes `ratio` or `fps` beside a size or resolution.
+    """
+    spec = MODELS.get(request.model or "")
+    fixed = spec is not None and len(spec.durations) == 1
+    changes: dict[str, Any] = {
+        "ratio": None,
+        "fps": None,
+        "duration": None if fixed else shape.duration,
+    }
+    if detect_mode(request) in RESOLUTION_MODES:
+        changes.update(resolution=shape.resolution, size=None)
+    else:
+        changes.update(size=f"{shape.width}*{shape.height}", resolution=None)
+    return request.model_copy(update=changes)
 
 
 def format_time(task_time: datetime | None) -> str | None:

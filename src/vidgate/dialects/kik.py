@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidgate.catalog import Shape
 from vidgate.dialects import native
 from vidgate.dialects.common import StatusWords, from_millis, millis, require_object
 from vidgate.models import Result, Status, Task, TaskError, VideoRequest
 
 __all__ = [
     "CREATE_PATH",
+    "OUTBOUND",
     "STATUS",
     "build_create",
     "parse_create",
@@ -41,8 +43,8 @@ def parse_create(body: object) -> VideoRequest:
     return native.parse_create(body)
 
 
-def build_create(request: VideoRequest) -> dict[str, Any]:
-    return native.build_create(request)
+def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str, Any]:
+    return native.build_create(request, shape)
 
 
 def render_created(task: Task) -> dict[str, Any]:
@@ -92,3 +94,9 @@ def parse_task(data: object) -> Task:
         else None,
         raw_status=str(raw),
     )
+
+
+OUTBOUND = native.FlatOutbound(
+    "kik", STATUS, CREATE_PATH, task_path, parse_task, status_field="task_status"
+)
+"""A kik relay: flat bodies, a bare `{"task_id"}` create answer, no listing."""

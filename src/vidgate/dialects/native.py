@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from vidgate.dialects.common import StatusWords, require_object, validate_request
+from vidgate.catalog import Shape
+from vidgate.dialects.common import StatusWords, require_object, size_text, validate_request
+from vidgate.dialects.outbound import Call, Outbound, TaskPage, text
 from vidgate.errors import InvalidRequest
 from vidgate.models import Status, Task, VideoRequest
 
 __all__ = [
     "CREATE_PATH",
+    "OUTBOUND",
     "STATUS",
     "VACE_PARAMETERS",
+    "FlatOutbound",
+    "NativeOutbound",
     "build_create",
     "parse_create",
     "parse_task",
@@ -58,10 +64,15 @@ def parse_create(body: object) -> VideoRequest:
     return validate_request({**plain, "vace": vace})
 
 
-def build_create(request: VideoRequest) -> dict[str, Any]:
-    """The flat body that creates this request on a native gateway."""
+def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str, Any]:
+    """The flat body that creates this request on a native gateway (or a relay of the same
+    shape); a resolved `shape` goes as `duration`, `size` (as the model spells it) and `fps`."""
     body = request.model_dump(mode="json", exclude_none=True, exclude={"vace"})
     body.update(request.vace)
+    if shape is not None:
+        body.pop("resolution", None)
+        body.pop("ratio", None)
+        body.update(duration=shape.duration, size=size_text(request.model, shape), fps=shape.fps)
     return body
 
 
@@ -88,3 +99,69 @@ def render_error(code: str, message: str, param: str | None = None) -> dict[str,
     if param is not None:
         error["param"] = param
     return {"error": error}
+
+
+class FlatOutbound(Outbound):
+    """A server that takes the native flat create body: a native gateway, or a relay.
+
+    `status_field` is the field that only a whole task has, not a bare `{"task_id"}` create
+    answer; `path` and `parse` are the dialect's `task_path` and `parse_task`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        status: StatusWords,
+        create_path: str,
+        path: Callable[[str], str],
+        parse: Callable[[object], Task],
+        status_field: str = "status",
+    ) -> None:
+        self.name = name
+        self.status = status
+        self.create_path = create_path
+        self.path = path
+        self._parse = parse
+        self.status_field = status_field
+
+    def parse(self, data: object) -> Task:
+        return self._parse(data)
+
+    def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
+        return Call("POST", self.create_path, build_create(request, shape))
+
+    def submitted_id(self, data: object) -> str | None:
+        return text(data.get("task_id")) if isinstance(data, dict) else None
+
+    def created(self, data: object, request: VideoRequest) -> Task:
+        if isinstance(data, dict) and self.status_field in data:
+            return self.parse(data)
+        # Only an id comes back (seed 003): the task has just been queued.
+        task_id = self.submitted_id(data) or ""
+        return Task(task_id=task_id, status=Status.QUEUED, model=request.model or "")
+
+    def retrieve(self, task_id: str) -> Call:
+        return Call("GET", self.path(task_id))
+
+    def cancel(self, task_id: str) -> Call | None:
+        return Call("POST", f"{self.path(task_id)}/cancel")
+
+
+class NativeOutbound(FlatOutbound):
+    """A native gateway (seed 002): every call of the flat dialects, and listing."""
+
+    def list(
+        self, *, limit: int, after: str | None, status: Status | None, model: str | None
+    ) -> Call | None:
+        params: dict[str, str | int] = {"limit": limit}
+        for name, value in (("after", after), ("status", status), ("model", model)):
+            if value:
+                params[name] = str(value)
+        return Call("GET", CREATE_PATH, params=params)
+
+    def page(self, data: Any, status: Status | None) -> TaskPage:
+        tasks = [self.parse(item) for item in data.get("data", [])]
+        return TaskPage(tasks, bool(data.get("has_more")), data.get("next_after"))
+
+
+OUTBOUND = NativeOutbound("native", STATUS, CREATE_PATH, task_path, parse_task)

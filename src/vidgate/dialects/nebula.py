@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidgate.catalog import Shape
 from vidgate.dialects import native
 from vidgate.dialects.common import StatusWords, require_object
+from vidgate.dialects.outbound import Call
 from vidgate.models import Result, Status, Task, TaskError, VideoRequest
 
 __all__ = [
     "CREATE_PATH",
+    "OUTBOUND",
     "STATUS",
+    "NebulaOutbound",
     "build_create",
     "parse_create",
     "parse_task",
@@ -42,8 +46,8 @@ def parse_create(body: object) -> VideoRequest:
     return native.parse_create(body)
 
 
-def build_create(request: VideoRequest) -> dict[str, Any]:
-    return native.build_create(request)
+def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str, Any]:
+    return native.build_create(request, shape)
 
 
 def render_task(task: Task) -> dict[str, Any]:
@@ -86,3 +90,24 @@ def parse_task(data: object) -> Task:
         else None,
         raw_status=str(raw),
     )
+
+
+class NebulaOutbound(native.FlatOutbound):
+    """A nebula relay: flat bodies, no cancel, no listing; results without a `url` come from
+    the task's download call."""
+
+    def parse(self, data: object) -> Task:
+        task = super().parse(data)
+        content = self.content(task.task_id)
+        if task.status is Status.COMPLETED and task.result is None and content is not None:
+            task = task.model_copy(update={"result": Result(video_url=content.path)})
+        return task
+
+    def cancel(self, task_id: str) -> Call | None:
+        return None
+
+    def content(self, task_id: str) -> Call | None:
+        return Call("GET", f"{task_path(task_id)}/content")
+
+
+OUTBOUND = NebulaOutbound("nebula", STATUS, CREATE_PATH, task_path, parse_task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from vidgate.catalog import Shape
 from vidgate.dialects.common import (
     PUSH_FIELDS,
     StatusWords,
@@ -14,15 +15,19 @@ from vidgate.dialects.common import (
     unix,
     validate_request,
 )
+from vidgate.dialects.outbound import Call, Outbound, TaskPage, text
 from vidgate.errors import InvalidRequest
 from vidgate.models import Mode, Result, Status, Task, TaskError, VideoRequest
 
 __all__ = [
+    "API_BASE",
     "CREATE_FIELDS",
     "CREATE_PATH",
     "ERROR_TYPES",
+    "OUTBOUND",
     "PARAMS",
     "STATUS",
+    "OpenAIOutbound",
     "build_create",
     "parse_create",
     "parse_task",
@@ -34,7 +39,9 @@ __all__ = [
     "wire_param",
 ]
 
-CREATE_PATH = "/v1/videos"
+API_BASE = "/v1"
+"""The path an OpenAI client's base URL ends in (`https://api.openai.com/v1`)."""
+CREATE_PATH = f"{API_BASE}/videos"
 STATUS = StatusWords(
     {
         Status.QUEUED: "queued",
@@ -124,13 +131,17 @@ def parse_create(body: object, input_reference_url: str | None = None) -> VideoR
     return validate_request({k: v for k, v in canonical.items() if v is not None})
 
 
-def build_create(request: VideoRequest) -> dict[str, Any]:
+def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str, Any]:
+    """The create body; a resolved `shape` goes as `seconds` and a `WxH` size."""
     body: dict[str, Any] = {"prompt": request.prompt}
     if request.model:
         body["model"] = request.model
-    if request.duration is not None:
-        body["seconds"] = str(request.duration)
-    if request.size:
+    duration = shape.duration if shape is not None else request.duration
+    if duration is not None:
+        body["seconds"] = str(duration)
+    if shape is not None:
+        body["size"] = f"{shape.width}x{shape.height}"
+    elif request.size:
         body["size"] = request.size.replace("*", "x")
     if request.img_url:
         body["input_reference"] = request.img_url
@@ -214,3 +225,50 @@ def parse_task(data: object) -> Task:
         else None,
         raw_status=str(raw),
     )
+
+
+class OpenAIOutbound(Outbound):
+    """OpenAI's `/v1/videos`: no cancel (a video can only be deleted); the file itself comes
+    from `/v1/videos/{id}/content`."""
+
+    name = "openai"
+    status = STATUS
+    base_path = API_BASE
+
+    def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
+        return Call("POST", CREATE_PATH, build_create(request, shape))
+
+    def submitted_id(self, data: object) -> str | None:
+        return text(data.get("id")) if isinstance(data, dict) else None
+
+    def retrieve(self, task_id: str) -> Call:
+        return Call("GET", task_path(task_id))
+
+    def parse(self, data: object) -> Task:
+        return parse_task(data)
+
+    def delete(self, task_id: str) -> Call | None:
+        return Call("DELETE", task_path(task_id))
+
+    def content(self, task_id: str) -> Call | None:
+        return Call("GET", f"{task_path(task_id)}/content")
+
+    def list(
+        self, *, limit: int, after: str | None, status: Status | None, model: str | None
+    ) -> Call | None:
+        params: dict[str, str | int] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return Call("GET", CREATE_PATH, params=params)
+
+    def page(self, data: Any, status: Status | None) -> TaskPage:
+        """The page as served; `status` filters it here, as the API has no such filter."""
+        tasks = [self.parse(item) for item in data.get("data", [])]
+        more = bool(data.get("has_more"))
+        last = data.get("last_id") or (tasks[-1].task_id if tasks else None)
+        if status is not None:
+            tasks = [task for task in tasks if task.status is status]
+        return TaskPage(tasks, more, last if more else None)
+
+
+OUTBOUND = OpenAIOutbound()

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 
 from vidgate.clock import utcnow
-from vidgate.engine.schedule import retry_delay
 from vidgate.netguard import BlockedAddress, GuardedFetcher
+from vidgate.records import Delivery
+from vidgate.retry import retry_delay
 from vidgate.store import Store
-from vidgate.store.store import Row
-from vidgate.webhooks import signature_headers
+from vidgate.webhooks import new_secret, signature_headers
 
 __all__ = ["Deliverer"]
 
@@ -36,7 +36,7 @@ class Deliverer:
         store: Store,
         fetcher: GuardedFetcher,
         worker: str,
-        render: Callable[[Row], Awaitable[dict[str, Any]]],
+        render: Callable[[Delivery], Awaitable[dict[str, Any]]],
         *,
         timeout: float,
         retry_window: float,
@@ -60,8 +60,8 @@ class Deliverer:
             except Exception:
                 log.exception("claiming deliveries failed")
                 due = []
-            for row in due:
-                task = asyncio.create_task(self._send(row))
+            for delivery in due:
+                task = asyncio.create_task(self._send(delivery))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if len(due) < BATCH:
@@ -70,26 +70,25 @@ class Deliverer:
     async def _secret(self, owner_id: str) -> str:
         secret = self._secrets.get(owner_id)
         if secret is None:
-            row = await self.store.key_by_id(owner_id)
-            secret = row["webhook_secret"] if row is not None else None
+            key = await self.store.key_by_id(owner_id)
+            secret = key.webhook_secret if key is not None else None
             if not secret:
-                from vidgate.webhooks import new_secret
-
                 secret = await self.store.set_webhook_secret(owner_id, new_secret())
             self._secrets[owner_id] = secret
         return secret
 
-    async def _send(self, row: Row) -> None:
+    async def _send(self, delivery: Delivery) -> None:
         async with self._slots:
-            payload = await self.render(row)
+            payload = await self.render(delivery)
             body = json.dumps(payload, separators=(",", ":")).encode()
             stamp = int(time.time())
-            headers = signature_headers(await self._secret(row["owner_id"]), row["id"], stamp, body)
+            secret = await self._secret(delivery.owner_id)
+            headers = signature_headers(secret, delivery.id, stamp, body)
             started = time.monotonic()
             status: int | None = None
             error: str | None = None
             try:
-                response = await self.fetcher.post(row["url"], body, headers, self.timeout)
+                response = await self.fetcher.post(delivery.url, body, headers, self.timeout)
                 status = response.status_code
                 if not response.is_success:
                     error = f"receiver answered HTTP {status}"
@@ -100,7 +99,7 @@ class Deliverer:
             elapsed = int((time.monotonic() - started) * 1000)
             if error is None:
                 await self.store.record_attempt(
-                    row["id"],
+                    delivery.id,
                     self.worker,
                     status_code=status,
                     error=None,
@@ -108,11 +107,11 @@ class Deliverer:
                     outcome="delivered",
                 )
                 return
-            age = (utcnow() - row["created_at"]).total_seconds()
-            wait = retry_delay(row["attempts"] + 1, base=self.retry_base, cap=3600)
+            age = (utcnow() - delivery.created_at).total_seconds()
+            wait = retry_delay(delivery.attempts + 1, base=self.retry_base, cap=3600)
             give_up = age + wait > self.retry_window
             await self.store.record_attempt(
-                row["id"],
+                delivery.id,
                 self.worker,
                 status_code=status,
                 error=error,

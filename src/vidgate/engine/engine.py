@@ -13,14 +13,16 @@ from typing import Any
 from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
 from vidgate.engine.deliver import Deliverer
-from vidgate.engine.run import TaskRunner
-from vidgate.engine.upstream import UpstreamRunner
+from vidgate.engine.finish import Finisher
+from vidgate.engine.poll import UpstreamPoller
+from vidgate.engine.render import LocalRunner
+from vidgate.engine.submit import UpstreamSubmitter
 from vidgate.models import Status
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
+from vidgate.records import TaskRecord
 from vidgate.settings import Settings
 from vidgate.store import Store
-from vidgate.store.store import Row
 
 __all__ = ["Engine"]
 
@@ -53,17 +55,19 @@ class Engine:
         self.notifier = notifier
         self.worker = f"worker-{secrets.token_hex(6)}"
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self.runner = TaskRunner(store, blobs, notifier, self.worker, self.lease)
-        self.upstream = UpstreamRunner(
+        self.finisher = Finisher(store, blobs)
+        self.runner = LocalRunner(store, blobs, notifier, self.finisher, self.worker, self.lease)
+        self.submitter = UpstreamSubmitter(
             store,
-            blobs,
-            notifier,
+            self.finisher,
             self.worker,
             self.lease,
             providers.upstream,
             providers.route,
             public_url,
-            settings.max_result_bytes,
+        )
+        self.poller = UpstreamPoller(
+            store, blobs, self.finisher, self.worker, providers.upstream, settings.max_result_bytes
         )
         self.deliverer = deliverer
         self._loops: list[asyncio.Task[None]] = []
@@ -117,7 +121,7 @@ class Engine:
     async def _dispatch(self, name: str) -> None:
         wake = f"provider:{name}"
         while True:
-            claimed: list[Row] = []
+            claimed: list[TaskRecord] = []
             try:
                 free = await self._free_slots(name)
                 if free > 0:
@@ -126,37 +130,36 @@ class Engine:
                     )
             except Exception:
                 log.exception("claiming tasks for %s failed", name)
-            for row in claimed:
-                self.notifier.notify(f"task:{row['id']}")
+            for task in claimed:
                 if name in self.providers.upstream:
                     self._submitting[name] += 1
-                    self._spawn(name, self._submit(name, row))
+                    self._spawn(name, self._submit(name, task))
                 else:
-                    self._spawn(name, self.runner.run(row, self.providers.local[name]))
+                    self._spawn(name, self.runner.run(task, self.providers.local[name]))
             await self.notifier.wait(wake, 0.05 if claimed else self.settings.engine_idle_interval)
 
-    async def _submit(self, name: str, row: Row) -> None:
+    async def _submit(self, name: str, task: TaskRecord) -> None:
         try:
-            await self.upstream.submit(row)
+            await self.submitter.submit(task)
         finally:
             self._submitting[name] -= 1
 
     async def _poll(self) -> None:
         names = list(self.providers.upstream)
         while True:
-            claimed: list[Row] = []
+            claimed: list[TaskRecord] = []
             try:
                 claimed = await self.store.claim_polls(names, self.worker, POLL_LEASE, POLL_BATCH)
             except Exception:
                 log.exception("claiming polls failed")
-            for row in claimed:
-                self._spawn(row["provider"], self._poll_one(row))
+            for task in claimed:
+                self._spawn(task.provider, self._poll_one(task))
             if len(claimed) < POLL_BATCH:
                 await asyncio.sleep(POLL_IDLE)
 
-    async def _poll_one(self, row: Row) -> None:
+    async def _poll_one(self, task: TaskRecord) -> None:
         async with self._poll_slots:
-            await self.upstream.poll(row)
+            await self.poller.poll(task)
 
     async def _reap(self) -> None:
         while True:
@@ -169,21 +172,10 @@ class Engine:
     async def reap_once(self) -> None:
         """Fail tasks past their deadline or out of attempts, refunding their quota."""
         deadline = utcnow() - timedelta(seconds=self.settings.task_deadline)
-        for row in await self.store.overdue(deadline):
-            await self._fail(row["id"], "timeout", "The task did not finish before its deadline.")
-        for row in await self.store.exhausted(self.settings.max_attempts):
-            await self._fail(
-                row["id"],
-                "worker_lost",
-                f"The task was interrupted {row['attempts']} times and was given up.",
-            )
-
-    async def _fail(self, task_id: str, code: str, message: str) -> None:
-        changed = await self.store.transition(
-            task_id,
-            expected=[Status.QUEUED, Status.PROCESSING],
-            to=Status.FAILED,
-            values={"error": {"code": code, "message": message}},
-        )
-        if changed is not None:
-            self.notifier.notify(f"task:{task_id}")
+        active = (Status.QUEUED, Status.PROCESSING)
+        for task in await self.store.overdue(deadline):
+            message = "The task did not finish before its deadline."
+            await self.finisher.fail(task.id, "timeout", message, worker=None, expected=active)
+        for task in await self.store.exhausted(self.settings.max_attempts):
+            message = f"The task was interrupted {task.attempts} times and was given up."
+            await self.finisher.fail(task.id, "worker_lost", message, worker=None, expected=active)

@@ -7,7 +7,7 @@ import random
 from vidgate.catalog import scenario_for
 from vidgate.models import Mode
 
-__all__ = ["expected_window", "next_poll_delay", "retry_delay"]
+__all__ = ["expected_window", "next_poll_delay"]
 
 ELAPSED_FRACTION = 0.1
 """Poll no more often than every 10% of the time already spent, which bounds detection lag."""
@@ -47,17 +47,3 @@ def next_poll_delay(
         delay = max(delay, hint)
     spread = (rng or random).uniform(1 - jitter, 1 + jitter)
     return max(0.05, delay * spread)
-
-
-def retry_delay(
-    failures: int,
-    *,
-    base: float = 1.0,
-    cap: float = 60.0,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Capped exponential backoff with full jitter; Retry-After is a floor."""
-    ceiling = min(cap, base * 2 ** max(0, failures - 1))
-    delay = (rng or random).uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)

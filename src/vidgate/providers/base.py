@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-__all__ = ["Job", "Provider", "ProviderError", "ProviderLimits", "Rendered", "ReportProgress"]
+from vidgate.catalog import Shape
+from vidgate.errors import VidgateError
+from vidgate.models import Mode, VideoRequest
+from vidgate.records import MediaKind
+
+__all__ = [
+    "Job",
+    "JobInput",
+    "Provider",
+    "ProviderError",
+    "ProviderLimits",
+    "Rendered",
+    "ReportProgress",
+]
 
 ReportProgress = Callable[[int], Awaitable[None]]
 
@@ -22,20 +35,39 @@ class ProviderLimits:
 
 
 @dataclass(frozen=True)
+class JobInput:
+    """One input file of a job, with the request field it came from and what it is."""
+
+    field: str
+    path: Path
+    kind: MediaKind
+
+
+@dataclass(frozen=True)
 class Job:
     """One task, as a provider needs it: the canonical request plus its resolved shape."""
 
     task_id: str
     model: str
-    mode: str
-    prompt: str
-    width: int
-    height: int
-    fps: int
-    duration: int
+    mode: Mode
+    request: VideoRequest
+    shape: Shape
     seed: int
-    request: dict[str, Any]
-    inputs: dict[str, list[Path]] = field(default_factory=dict)
+    inputs: tuple[JobInput, ...] = ()
+
+    def files(self, *fields: str, kind: MediaKind | None = None) -> list[Path]:
+        """Paths of the inputs from ``fields``, in order, optionally of one kind only."""
+        return [
+            item.path
+            for name in fields
+            for item in self.inputs
+            if item.field == name and (kind is None or item.kind == kind)
+        ]
+
+    def file(self, field: str) -> Path | None:
+        """The first input from ``field``, if any."""
+        found = self.files(field)
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -50,7 +82,7 @@ class Rendered:
     input_video_duration: float = 0.0
 
 
-class ProviderError(Exception):
+class ProviderError(VidgateError):
     """A provider's refusal or failure, with the code the task reports."""
 
     def __init__(self, code: str, message: str) -> None:

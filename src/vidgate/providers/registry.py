@@ -7,23 +7,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vidgate.config import ProviderConfig, ProvidersFile
+from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
+from vidgate.dialects.outbound import Outbound
 from vidgate.netguard import GuardedFetcher
 from vidgate.providers.base import Provider, ProviderLimits
-from vidgate.providers.dashscope import DashScopeAdapter
 from vidgate.providers.local.provider import LocalProvider
-from vidgate.providers.openai import OpenAIAdapter
-from vidgate.providers.relay import RelayAdapter
-from vidgate.providers.upstream import Adapter, UpstreamProvider
+from vidgate.providers.upstream import UpstreamProvider
 
-__all__ = ["Providers"]
+__all__ = ["DIALECTS", "Providers", "dialect_of"]
+
+DIALECTS: dict[str, Outbound] = {
+    "dashscope": dashscope_outbound.OUTBOUND,
+    "openai": openai.OUTBOUND,
+    "native": native.OUTBOUND,
+    "kik": kik.OUTBOUND,
+    "nebula": nebula.OUTBOUND,
+}
+"""The dialect an upstream speaks, by its kind; relays by their `dialect` setting."""
 
 
-def _adapter(config: ProviderConfig) -> Adapter:
-    if config.kind == "dashscope":
-        return DashScopeAdapter()
-    if config.kind == "openai":
-        return OpenAIAdapter()
-    return RelayAdapter(config.dialect)
+def dialect_of(config: ProviderConfig) -> Outbound:
+    return DIALECTS[config.dialect if config.kind == "relay" else config.kind]
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Providers:
                 local[name] = LocalProvider(config.concurrency)
             else:
                 upstream[name] = UpstreamProvider(
-                    name, config, _adapter(config), config.credentials(env), fetcher
+                    name, config, dialect_of(config), config.credentials(env), fetcher
                 )
         return cls(local, upstream, file)
 

@@ -1,4 +1,4 @@
-"""Upstream providers: one HTTP client, with limits and error classes, over an API adapter."""
+"""Upstream providers: one HTTP client, with limits and error classes, over a dialect."""
 
 from __future__ import annotations
 
@@ -6,39 +6,27 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import httpx
+from pydantic import ValidationError
 
+from vidgate.catalog import Shape
 from vidgate.config import ProviderConfig
+from vidgate.dialects.outbound import Call, Outbound
+from vidgate.errors import VidgateError
 from vidgate.models import Task, VideoRequest
 from vidgate.netguard import BlockedAddress, GuardedFetcher
-from vidgate.providers.base import ProviderLimits
+from vidgate.providers.base import ProviderError, ProviderLimits
 from vidgate.ratelimit import TokenBucket
+from vidgate.retry import poll_after, retry_after
 
-__all__ = [
-    "Adapter",
-    "Call",
-    "Polled",
-    "Submitted",
-    "UpstreamError",
-    "UpstreamProvider",
-]
+__all__ = ["Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
 
 ErrorKind = Literal["throttled", "transient", "refused", "invalid"]
 CONNECTIONS = 32
 """Calls in flight to one upstream; more wait here, not in the HTTP pool, whose cost grows with
 the square of its queue."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One HTTP request to an upstream, relative to its base URL."""
-
-    method: str
-    path: str
-    body: dict[str, Any] | None = None
-    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,53 +43,41 @@ class Polled:
     hint: float | None = None
 
 
-class UpstreamError(Exception):
+class UpstreamError(ProviderError):
     """A failed upstream call: throttled and transient errors are retried, others are not."""
 
     def __init__(
         self, kind: ErrorKind, code: str, message: str, retry_after: float | None = None
     ) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(code, message)
         self.kind = kind
-        self.code = code
-        self.message = message
         self.retry_after = retry_after
 
-
-class Adapter(Protocol):
-    """How one API spells submit, poll, cancel and download."""
-
-    def submit(self, request: VideoRequest) -> Call: ...
-    def submitted_id(self, data: Any) -> str | None: ...
-    def poll(self, upstream_id: str) -> Call: ...
-    def parse(self, data: Any) -> Task: ...
-    def cancel(self, upstream_id: str) -> Call | None: ...
-    def content(self, upstream_id: str) -> Call | None: ...
-    def error(self, data: Any) -> tuple[str | None, str | None]: ...
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+def _malformed(what: str) -> UpstreamError:
+    return UpstreamError("transient", "upstream_malformed", f"the upstream's {what}")
 
 
 class UpstreamProvider:
-    """Submits, polls and cancels tasks at one upstream, within its rate and concurrency."""
+    """Submits, polls and cancels tasks at one upstream, within its rate and concurrency.
+
+    `dialect` builds every call and reads every answer; this class sends them.
+    """
 
     def __init__(
         self,
         name: str,
         config: ProviderConfig,
-        adapter: Adapter,
+        dialect: Outbound,
         credentials: list[str],
         fetcher: GuardedFetcher,
     ) -> None:
         self.name = name
         self.config = config
-        self.adapter = adapter
+        self.dialect = dialect
         self.credentials = credentials
         self.fetcher = fetcher
         self.limits = ProviderLimits(
@@ -124,13 +100,21 @@ class UpstreamProvider:
     def _key(self, credential: str) -> str:
         return self.credentials[int(credential) % len(self.credentials)]
 
+    def _path(self, call: Call) -> str:
+        """The call's path under the configured base URL, written as the API's SDKs write it."""
+        return call.path.removeprefix(self.dialect.base_path)
+
     async def _call(self, call: Call, credential: str) -> tuple[Any, httpx.Response]:
         await self.bucket.acquire()
-        headers = {"Authorization": f"Bearer {self._key(credential)}", **(call.headers or {})}
+        headers = {"Authorization": f"Bearer {self._key(credential)}", **call.headers}
         try:
             async with self._slots:
                 response = await self._client.request(
-                    call.method, call.path, json=call.body, headers=headers
+                    call.method,
+                    self._path(call),
+                    json=call.json,
+                    params=dict(call.params) or None,
+                    headers=headers,
                 )
         except httpx.TimeoutException as exc:
             raise UpstreamError("transient", "upstream_timeout", str(exc) or "timed out") from exc
@@ -141,45 +125,48 @@ class UpstreamProvider:
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = None
             if response.is_success:
-                raise UpstreamError(
-                    "transient", "upstream_malformed", "the upstream answered malformed JSON"
-                ) from None
+                raise _malformed("answer is malformed JSON") from None
         if response.is_success:
             return data, response
-        code, message = self.adapter.error(data)
+        code, message, _ = self.dialect.error(data)
         code = code or f"http_{response.status_code}"
         message = message or f"the upstream answered HTTP {response.status_code}"
         status = response.status_code
         if status == 429 or code.startswith("Throttling"):
-            raise UpstreamError("throttled", code, message, _retry_after(response))
+            raise UpstreamError("throttled", code, message, retry_after(response.headers))
         if status >= 500 or status == 408:
-            raise UpstreamError("transient", code, message, _retry_after(response))
+            raise UpstreamError("transient", code, message, retry_after(response.headers))
         if status in (401, 403):
             raise UpstreamError("refused", code, message)
         raise UpstreamError("invalid", code, message)
 
-    async def submit(self, request: VideoRequest) -> Submitted:
-        """Create the task upstream with the next credential; the task is pinned to it."""
+    async def submit(self, request: VideoRequest, shape: Shape) -> Submitted:
+        """Create the task upstream, at the resolved `shape` (what was reserved), with the next
+        credential; the task is pinned to it."""
         credential = str(self._next_credential % len(self.credentials))
         self._next_credential += 1
-        data, _ = await self._call(self.adapter.submit(request), credential)
-        upstream_id = self.adapter.submitted_id(data)
+        # The callback is the gateway's to call, not the upstream's.
+        call = self.dialect.create(request.model_copy(update={"callback_url": None}), shape)
+        data, _ = await self._call(call, credential)
+        upstream_id = self.dialect.submitted_id(data)
         if not upstream_id:
-            raise UpstreamError(
-                "transient", "upstream_malformed", "the upstream's answer has no task id"
-            )
+            raise _malformed("answer has no task id")
         return Submitted(upstream_id, credential)
 
     async def poll(self, upstream_id: str, credential: str) -> Polled:
-        data, response = await self._call(self.adapter.poll(upstream_id), credential)
+        data, response = await self._call(self.dialect.retrieve(upstream_id), credential)
         if not isinstance(data, dict):
-            raise UpstreamError("transient", "upstream_malformed", "the task is not a JSON object")
-        hint = response.headers.get("openai-poll-after-ms", "")
-        seconds = int(hint) / 1000 if hint.isdigit() else _retry_after(response)
-        return Polled(self.adapter.parse(data), seconds)
+            raise _malformed("task is not a JSON object")
+        try:
+            task = self.dialect.parse(data)
+        except (VidgateError, ValidationError) as exc:
+            raise _malformed(f"task cannot be read: {exc}") from exc
+        return Polled(task, poll_after(response.headers))
 
     async def cancel(self, upstream_id: str, credential: str) -> bool:
-        call = self.adapter.cancel(upstream_id)
+        """Stop the task upstream; False when the upstream refuses or cannot. An API without
+        cancel (OpenAI's) stops a task by deleting it."""
+        call = self.dialect.cancel(upstream_id) or self.dialect.delete(upstream_id)
         if call is None:
             return False
         try:
@@ -194,16 +181,16 @@ class UpstreamProvider:
         """Where the upstream keeps the result: its absolute URL, or its content route."""
         if url and url.startswith(("http://", "https://")):
             return url
-        content = self.adapter.content(upstream_id)
+        content = self.dialect.content(upstream_id)
         if content is None:
             return url
-        return f"{self.config.base_url.rstrip('/')}{content.path}"
+        return f"{self.config.base_url.rstrip('/')}{self._path(content)}"
 
     async def download(
         self, upstream_id: str, url: str | None, credential: str, dest: Path, max_bytes: int
     ) -> int:
         """Stream the result into `dest`, checking its length; returns the byte count."""
-        content = self.adapter.content(upstream_id)
+        content = self.dialect.content(upstream_id)
         try:
             if url and url.startswith(("http://", "https://")):
                 response = await self.fetcher.open(url)
@@ -211,8 +198,8 @@ class UpstreamProvider:
                 await self.bucket.acquire()
                 request = self._client.build_request(
                     content.method,
-                    content.path,
-                    headers={"Authorization": f"Bearer {self._key(credential)}"},
+                    self._path(content),
+                    headers={"Authorization": f"Bearer {self._key(credential)}", **content.headers},
                 )
                 response = await self._client.send(request, stream=True)
             else:

@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.open(config)
         app.state.runtime = runtime
-        app.state.gateway = runtime.gateway
+        app.state.services = runtime.services
         runtime.follow_events()
         if config.run_engine:
             await runtime.engine.start()

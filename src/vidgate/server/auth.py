@@ -1,4 +1,4 @@
-"""Bearer-key authentication for every API route."""
+"""Bearer-key authentication for every API route, and the services the routes call."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from vidgate.service import Gateway
-from vidgate.store.store import Row
+from vidgate.records import KeyRecord
+from vidgate.service import Services
 
-__all__ = ["Caller", "bearer_key", "gateway_of"]
+__all__ = ["Caller", "bearer_key", "caller_of", "services_of"]
 
 
-def gateway_of(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 def bearer_key(request: Request) -> str | None:
@@ -26,8 +26,9 @@ def bearer_key(request: Request) -> str | None:
     return None
 
 
-async def _caller(request: Request) -> Row:
-    return await gateway_of(request).authenticate(bearer_key(request))
+async def caller_of(request: Request) -> KeyRecord:
+    """The key the request authenticates with, or a 401."""
+    return await services_of(request).keys.authenticate(bearer_key(request))
 
 
-Caller = Annotated[Row, Depends(_caller)]
+Caller = Annotated[KeyRecord, Depends(caller_of)]

@@ -17,7 +17,7 @@ from starlette.responses import FileResponse
 
 from vidgate.errors import ApiError, Conflict
 from vidgate.models import Status, Task
-from vidgate.service import Gateway
+from vidgate.service import Services
 
 __all__ = ["VARIANTS", "Gone", "Variant", "content_response", "discard_content"]
 
@@ -39,10 +39,10 @@ class Gone(ApiError):
     code = "video_deleted"
 
 
-def _video_blob(gateway: Gateway, task: Task) -> str | None:
+def _video_blob(services: Services, task: Task) -> str | None:
     if task.result is None:
         return None
-    return gateway.blobs.resolve_own_url(task.result.video_url)
+    return services.blobs.resolve_own_url(task.result.video_url)
 
 
 def _frame_count(stream: av.video.stream.VideoStream) -> int:
@@ -92,21 +92,21 @@ def _render_preview(variant: str, video: Path, out: Path) -> None:
     sheet.save(out, format="JPEG", quality=85)
 
 
-async def _preview(gateway: Gateway, blob: str, variant: str) -> Path:
+async def _preview(services: Services, blob: str, variant: str) -> Path:
     suffix, _, _ = PREVIEWS[variant]
     name = blob.rsplit(".", 1)[0] + suffix
-    path = gateway.blobs.path(name)
+    path = services.blobs.path(name)
     if path.is_file():
         return path
-    staged = gateway.blobs.staging(name, suffix)
+    staged = services.blobs.staging(name, suffix)
     try:
-        await asyncio.to_thread(_render_preview, variant, gateway.blobs.path(blob), staged)
-        return gateway.blobs.commit(staged, name)
+        await asyncio.to_thread(_render_preview, variant, services.blobs.path(blob), staged)
+        return services.blobs.commit(staged, name)
     finally:
         staged.unlink(missing_ok=True)
 
 
-async def content_response(gateway: Gateway, task: Task, variant: str) -> FileResponse:
+async def content_response(services: Services, task: Task, variant: str) -> FileResponse:
     """The video (Range supported) or one of its previews; 409 until the task completes."""
     if task.status is not Status.COMPLETED:
         raise Conflict(
@@ -114,20 +114,20 @@ async def content_response(gateway: Gateway, task: Task, variant: str) -> FileRe
             param="task_id",
             code="video_not_ready",
         )
-    blob = _video_blob(gateway, task)
-    if blob is None or not gateway.blobs.exists(blob):
+    blob = _video_blob(services, task)
+    if blob is None or not services.blobs.exists(blob):
         raise Gone(f"The video of task {task.task_id} has been deleted.", param="task_id")
     if variant == "video":
-        return FileResponse(gateway.blobs.path(blob), media_type="video/mp4")
-    path = await _preview(gateway, blob, variant)
+        return FileResponse(services.blobs.path(blob), media_type="video/mp4")
+    path = await _preview(services, blob, variant)
     return FileResponse(path, media_type=PREVIEWS[variant][2])
 
 
-def discard_content(gateway: Gateway, task: Task) -> None:
+def discard_content(services: Services, task: Task) -> None:
     """Delete a finished task's video and its previews; the task itself stays on record."""
-    blob = _video_blob(gateway, task)
+    blob = _video_blob(services, task)
     if blob is None:
         return
     stem = blob.rsplit(".", 1)[0]
     for name in (blob, *(stem + suffix for suffix, _, _ in PREVIEWS.values())):
-        gateway.blobs.delete(name)
+        services.blobs.delete(name)

@@ -1,5 +1,16 @@
-"""Durable state: tables, migrations and the store interface."""
+"""Durable state behind one interface: SQL (SQLite or PostgreSQL) or in memory."""
 
-from vidgate.store.store import QuotaShort, Store
+from vidgate.store.base import QuotaShort, Store
+from vidgate.store.memory import MemoryStore
+from vidgate.store.sql import SqlStore
 
-__all__ = ["QuotaShort", "Store"]
+__all__ = ["MemoryStore", "QuotaShort", "SqlStore", "Store", "open_store"]
+
+MEMORY_URL = "memory://"
+
+
+def open_store(url: str) -> Store:
+    """The store for a database URL: ``memory://`` keeps everything in this process."""
+    if url == MEMORY_URL or url.startswith(MEMORY_URL):
+        return MemoryStore()
+    return SqlStore(url)

@@ -14,36 +14,30 @@ from vidgate.providers.local.spec import RenderCancelled, RenderSpec
 __all__ = ["LocalProvider", "spec_for"]
 
 
-def _first(job: Job, field: str) -> Path | None:
-    paths = job.inputs.get(field) or []
-    return paths[0] if paths else None
-
-
 def spec_for(job: Job) -> RenderSpec:
     """Translate a job into the renderer's terms."""
-    references = job.inputs.get("reference_urls", []) + job.inputs.get("ref_images_url", [])
-    videos = tuple(p for p in references if p.suffix == ".mp4")
-    images = tuple(p for p in references if p.suffix != ".mp4")
+    references = ("reference_urls", "ref_images_url")
+    request = job.request
     return RenderSpec(
-        mode=job.mode,
-        prompt=job.prompt,
-        width=job.width,
-        height=job.height,
-        fps=job.fps,
-        duration=job.duration,
+        mode=job.mode.value,
+        prompt=request.prompt,
+        width=job.shape.width,
+        height=job.shape.height,
+        fps=job.shape.fps,
+        duration=job.shape.duration,
         seed=job.seed,
         model=job.model,
-        negative_prompt=job.request.get("negative_prompt"),
-        function=job.request.get("function"),
-        image=_first(job, "img_url"),
-        first_frame=_first(job, "first_frame_url"),
-        last_frame=_first(job, "last_frame_url"),
-        reference_images=images,
-        reference_videos=videos,
-        video=_first(job, "video_url"),
-        mask_image=_first(job, "mask_image_url"),
-        mask_video=_first(job, "mask_video_url"),
-        params=dict(job.request.get("vace") or {}),
+        negative_prompt=request.negative_prompt,
+        function=request.function,
+        image=job.file("img_url"),
+        first_frame=job.file("first_frame_url"),
+        last_frame=job.file("last_frame_url"),
+        reference_images=tuple(job.files(*references, kind="image")),
+        reference_videos=tuple(job.files(*references, kind="video")),
+        video=job.file("video_url"),
+        mask_image=job.file("mask_image_url"),
+        mask_video=job.file("mask_video_url"),
+        params=dict(request.vace),
     )
 
 

@@ -15,11 +15,11 @@ from starlette.responses import JSONResponse, Response
 from vidgate.dialects import dashscope
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.models import Status
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.records import TaskQuery
+from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.errors import dialect_route, naming
 from vidgate.server.submit import submit
-from vidgate.store.listing import TaskQuery
 
 __all__ = ["router"]
 
@@ -46,8 +46,8 @@ router = APIRouter(prefix="/api/v1", tags=["dashscope"], route_class=dialect_rou
 async def _create(request: Request, caller: Caller) -> Response:
     if request.headers.get("x-dashscope-async", "").lower() != "enable":
         return _error(request, 403, "access_denied", SYNC_REFUSED, None)
-    gateway = gateway_of(request)
-    body = await read_json(request, gateway.settings.max_body_bytes)
+    services = services_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
     task = await submit(request, caller, dashscope.parse_create(body), body)
     return JSONResponse(dashscope.render_created(task, request_id_of(request)))
 
@@ -67,10 +67,10 @@ async def image2video(request: Request, caller: Caller) -> Response:
 @router.get("/tasks/{task_id}")
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """The task as seed 001 shows it; `UNKNOWN` for an id this key does not own."""
-    gateway = gateway_of(request)
+    services = services_of(request)
     request_id = request_id_of(request)
     try:
-        task = await gateway.get(caller["id"], task_id)
+        task = await services.tasks.get(caller.id, task_id)
     except NotFound:
         return JSONResponse(dashscope.render_unknown(task_id, request_id))
     return JSONResponse(dashscope.render_task(task, request_id))
@@ -79,15 +79,15 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
 @router.post("/tasks/{task_id}/cancel")
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a PENDING task; any other status answers 400 UnsupportedOperation."""
-    gateway = gateway_of(request)
-    task = await gateway.get(caller["id"], task_id)
+    services = services_of(request)
+    task = await services.tasks.get(caller.id, task_id)
     if task.status is not Status.QUEUED:
         word = dashscope.STATUS.wire(task.status)
         raise InvalidRequest(
             f"Task {task_id} is {word}; only PENDING tasks can be canceled.",
             code="task_not_cancellable",
         )
-    await gateway.cancel(caller["id"], task_id)
+    await services.tasks.cancel(caller.id, task_id)
     return JSONResponse({"request_id": request_id_of(request)})
 
 
@@ -111,16 +111,16 @@ async def list_tasks(
             words = ", ".join(dashscope.STATUS.to_wire.values())
             raise InvalidRequest(f"status must be one of {words}.", param="status")
     query = TaskQuery(
-        status=canonical.value if canonical is not None else None,
+        status=canonical,
         model=model_name,
         task_id=task_id,
         created_from=dashscope.parse_list_time(start_time, "start_time") if start_time else None,
         created_to=dashscope.parse_list_time(end_time, "end_time") if end_time else None,
     )
-    gateway = gateway_of(request)
-    total = await gateway.count(caller["id"], query)
+    services = services_of(request)
+    total = await services.tasks.count(caller.id, query)
     offset = (page_no - 1) * page_size
-    page = await gateway.find(caller["id"], query, limit=page_size, offset=offset)
+    page = await services.tasks.find(caller.id, query, limit=page_size, offset=offset)
     return JSONResponse(
         dashscope.render_list(
             page.tasks,
@@ -128,6 +128,6 @@ async def list_tasks(
             page_no=page_no,
             page_size=page_size,
             request_id=request_id_of(request),
-            api_key_id=caller["id"],
+            api_key_id=caller.id,
         )
     )

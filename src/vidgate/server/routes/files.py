@@ -7,7 +7,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
 
 from vidgate.errors import InvalidRequest, PayloadTooLarge
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, services_of
 
 __all__ = ["router"]
 
@@ -17,8 +17,8 @@ router = APIRouter(tags=["files"])
 @router.post("/v1/files", status_code=201)
 async def upload_file(request: Request, caller: Caller) -> JSONResponse:
     """Keep the multipart `file` part and answer with its signed URL."""
-    gateway = gateway_of(request)
-    limit = gateway.settings.max_upload_bytes
+    services = services_of(request)
+    limit = services.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="file")
@@ -33,7 +33,7 @@ async def upload_file(request: Request, caller: Caller) -> JSONResponse:
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="file")
-        saved = await gateway.save_upload(
-            caller["id"], upload.filename, upload.content_type or "application/octet-stream", data
+        saved = await services.files.save_upload(
+            caller.id, upload.filename, upload.content_type or "application/octet-stream", data
         )
     return JSONResponse(saved, status_code=201)

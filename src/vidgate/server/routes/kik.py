@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from vidgate.dialects import kik
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.errors import dialect_route, naming
 from vidgate.server.submit import submit
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/video/v1/tasks", tags=["kik"], route_class=dialect_r
 @router.post("")
 async def create_task(request: Request, caller: Caller) -> JSONResponse:
     """Queue a task from a flat body (as the native one); answers `{"task_id"}`."""
-    body = await read_json(request, gateway_of(request).settings.max_body_bytes)
+    body = await read_json(request, services_of(request).settings.max_body_bytes)
     task = await submit(request, caller, kik.parse_create(body), body)
     return JSONResponse(kik.render_created(task))
 
@@ -32,10 +32,12 @@ async def create_task(request: Request, caller: Caller) -> JSONResponse:
 @router.get("/{task_id}")
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """The task with ms timestamps, `data[{url}]` and `error{code, message}`."""
-    return JSONResponse(kik.render_task(await gateway_of(request).get(caller["id"], task_id)))
+    return JSONResponse(kik.render_task(await services_of(request).tasks.get(caller.id, task_id)))
 
 
 @router.post("/{task_id}/cancel")
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a pending task (or a running one its provider can stop); quota is refunded."""
-    return JSONResponse(kik.render_task(await gateway_of(request).cancel(caller["id"], task_id)))
+    return JSONResponse(
+        kik.render_task(await services_of(request).tasks.cancel(caller.id, task_id))
+    )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from vidgate.blobs import SignatureError
-from vidgate.server.auth import gateway_of
+from vidgate.server.auth import services_of
 from vidgate.server.errors import error_response
 
 __all__ = ["router"]
@@ -25,16 +25,16 @@ CONTENT_TYPES = {
 @router.api_route("/v1/media/{name}", methods=["GET", "HEAD"])
 async def media(request: Request, name: str) -> Response:
     """Serve a blob when the URL's signature is valid and in date (403 bad, 410 expired)."""
-    gateway = gateway_of(request)
+    services = services_of(request)
     try:
-        gateway.blobs.verify(
+        services.blobs.verify(
             name, request.query_params.get("expires"), request.query_params.get("signature")
         )
     except SignatureError as exc:
         if exc.expired:
             return error_response(410, "url_expired", str(exc))
         return error_response(403, "invalid_signature", str(exc))
-    path = gateway.blobs.path(name)
+    path = services.blobs.path(name)
     if not path.is_file():
         return error_response(410, "gone", "This file no longer exists.")
     suffix = path.suffix.lower()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from vidgate.catalog import MODELS
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, services_of
 
 __all__ = ["router"]
 
@@ -25,11 +25,11 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get("/v1/models", tags=["meta"])
 async def list_models(request: Request, caller: Caller) -> JSONResponse:
     """Every model, with its modes, durations, sizes, typical time and suggested poll interval."""
-    gateway = gateway_of(request)
+    services = services_of(request)
     data = []
     for spec in MODELS.values():
         entry = spec.describe()
-        entry["provider"] = gateway.route(spec.id)
+        entry["provider"] = services.tasks.route(spec.id)
         data.append(entry)
     return JSONResponse({"object": "list", "data": data})
 
@@ -37,18 +37,18 @@ async def list_models(request: Request, caller: Caller) -> JSONResponse:
 @router.get("/v1/account", tags=["meta"])
 async def account(request: Request, caller: Caller) -> JSONResponse:
     """The key's quota in seconds of output video: balance, reserved and used."""
-    gateway = gateway_of(request)
-    found = await gateway.account(caller["id"])
+    services = services_of(request)
+    found = await services.keys.account(caller.id)
     return JSONResponse(
         {
-            "key_id": found.key_id,
+            "key_id": found.id,
             "name": found.name,
             "unit": "seconds",
-            "quota": found.quota,
+            "quota": found.quota_seconds,
             "balance": found.balance,
-            "reserved": found.reserved,
-            "used": found.used,
-            "unlimited": found.quota is None,
-            "webhook_secret": await gateway.webhook_secret(caller["id"]),
+            "reserved": found.reserved_seconds,
+            "used": found.used_seconds,
+            "unlimited": found.quota_seconds is None,
+            "webhook_secret": await services.keys.webhook_secret(caller.id),
         }
     )

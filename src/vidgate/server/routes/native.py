@@ -12,9 +12,11 @@ from starlette.routing import Route
 from vidgate.dialects.native import parse_create, render_task
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
-from vidgate.server.auth import Caller, bearer_key, gateway_of
+from vidgate.records import TaskQuery
+from vidgate.server.auth import Caller, bearer_key, services_of
 from vidgate.server.body import read_json
-from vidgate.service import Gateway, request_fingerprint
+from vidgate.service import Services, request_fingerprint
+from vidgate.service.tasks import parse_status
 
 __all__ = ["router", "task_route"]
 
@@ -23,21 +25,21 @@ MAX_LONG_POLL = 120.0
 MAX_SYNC_WAIT = 300.0
 
 
-def task_response(gateway: Gateway, task: Task, status_code: int = 200) -> JSONResponse:
+def task_response(services: Services, task: Task, status_code: int = 200) -> JSONResponse:
     """The task JSON, with the suggested poll interval while it is not finished."""
     headers: dict[str, str] = {}
     if not task.status.terminal:
-        hint = gateway.poll_hint(task)
+        hint = services.tasks.poll_hint(task)
         headers["Retry-After"] = str(max(1, math.ceil(hint)))
         headers["openai-poll-after-ms"] = str(int(hint * 1000))
     return JSONResponse(render_task(task), status_code=status_code, headers=headers)
 
 
-async def _submit(gateway: Gateway, request: Request, caller: Caller, body: object) -> Task:
+async def _submit(services: Services, request: Request, caller: Caller, body: object) -> Task:
     video = parse_create(body)
     key = request.headers.get("idempotency-key")
-    task, _ = await gateway.submit(
-        caller["id"],
+    task, _ = await services.tasks.submit(
+        caller.id,
         video,
         idempotency_key=key,
         fingerprint=request_fingerprint(body) if key else None,
@@ -48,9 +50,9 @@ async def _submit(gateway: Gateway, request: Request, caller: Caller, body: obje
 @router.post("", status_code=202)
 async def create_task(request: Request, caller: Caller) -> JSONResponse:
     """Queue a generation task and return it at once."""
-    gateway = gateway_of(request)
-    body = await read_json(request, gateway.settings.max_body_bytes)
-    return task_response(gateway, await _submit(gateway, request, caller, body), 202)
+    services = services_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    return task_response(services, await _submit(services, request, caller, body), 202)
 
 
 def _sync_timeout(body: object) -> float:
@@ -69,15 +71,15 @@ def _sync_timeout(body: object) -> float:
 @router.post("/sync")
 async def create_task_sync(request: Request, caller: Caller) -> JSONResponse:
     """Queue a task and wait for it: 200 with the finished task, or 202 with a poll_url."""
-    gateway = gateway_of(request)
-    body = await read_json(request, gateway.settings.max_body_bytes)
+    services = services_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
     timeout = _sync_timeout(body)
-    task = await _submit(gateway, request, caller, body)
-    task = await gateway.wait_until_done(caller["id"], task.task_id, timeout)
+    task = await _submit(services, request, caller, body)
+    task = await services.tasks.wait_until_done(caller.id, task.task_id, timeout)
     if task.status.terminal:
-        return task_response(gateway, task)
+        return task_response(services, task)
     poll_url = str(request.url_for("get_task", task_id=task.task_id))
-    hint = gateway.poll_hint(task)
+    hint = services.tasks.poll_hint(task)
     return JSONResponse(
         {"task_id": task.task_id, "status": task.status.value, "poll_url": poll_url},
         status_code=202,
@@ -105,15 +107,15 @@ async def get_task(request: Request) -> JSONResponse:
     Clients poll this route more than any other, so it is a plain Starlette endpoint: the
     same checks as the others, without FastAPI's per-request dependency resolution.
     """
-    gateway = gateway_of(request)
-    caller = await gateway.authenticate(bearer_key(request))
+    services = services_of(request)
+    caller = await services.keys.authenticate(bearer_key(request))
     task_id = request.path_params["task_id"]
     wait = _wait_seconds(request.query_params.get("wait"))
     if wait > 0:
-        task = await gateway.wait(caller["id"], task_id, wait)
+        task = await services.tasks.wait(caller.id, task_id, wait)
     else:
-        task = await gateway.get(caller["id"], task_id)
-    return task_response(gateway, task)
+        task = await services.tasks.get(caller.id, task_id)
+    return task_response(services, task)
 
 
 task_route = Route("/v1/tasks/{task_id}", get_task, methods=["GET"], name="get_task")
@@ -122,8 +124,8 @@ task_route = Route("/v1/tasks/{task_id}", get_task, methods=["GET"], name="get_t
 @router.post("/{task_id}/cancel")
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a queued task (or a running one its provider can stop); quota is refunded."""
-    gateway = gateway_of(request)
-    return task_response(gateway, await gateway.cancel(caller["id"], task_id))
+    services = services_of(request)
+    return task_response(services, await services.tasks.cancel(caller.id, task_id))
 
 
 @router.get("")
@@ -136,8 +138,8 @@ async def list_tasks(
     after: str | None = None,
 ) -> Response:
     """The caller's tasks, newest first; pass the last id as `after` for the next page."""
-    gateway = gateway_of(request)
-    page = await gateway.list(caller["id"], status=status, model=model, limit=limit, after=after)
+    query = TaskQuery(status=parse_status(status), model=model, after=after)
+    page = await services_of(request).tasks.find(caller.id, query, limit=limit)
     data = [render_task(t) for t in page.tasks]
     return JSONResponse(
         {

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from vidgate.dialects import nebula
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import content_response
 from vidgate.server.errors import dialect_route, naming
@@ -27,7 +27,7 @@ router = APIRouter(
 @router.post("")
 async def create_task(request: Request, caller: Caller) -> JSONResponse:
     """Queue a task from a flat body (as the native one); answers the queued task."""
-    body = await read_json(request, gateway_of(request).settings.max_body_bytes)
+    body = await read_json(request, services_of(request).settings.max_body_bytes)
     task = await submit(request, caller, nebula.parse_create(body), body)
     return JSONResponse(nebula.render_task(task))
 
@@ -35,11 +35,13 @@ async def create_task(request: Request, caller: Caller) -> JSONResponse:
 @router.get("/{task_id}")
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """The task: `status`, `format`, and `url` once it succeeds or `error` once it fails."""
-    return JSONResponse(nebula.render_task(await gateway_of(request).get(caller["id"], task_id)))
+    return JSONResponse(
+        nebula.render_task(await services_of(request).tasks.get(caller.id, task_id))
+    )
 
 
 @router.get("/{task_id}/content")
 async def get_content(request: Request, caller: Caller, task_id: str) -> Response:
     """The finished video itself (the download call seed 004 names for Sora 2)."""
-    gateway = gateway_of(request)
-    return await content_response(gateway, await gateway.get(caller["id"], task_id), "video")
+    services = services_of(request)
+    return await content_response(services, await services.tasks.get(caller.id, task_id), "video")

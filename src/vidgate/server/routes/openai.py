@@ -17,14 +17,13 @@ from starlette.responses import JSONResponse, Response
 from vidgate.dialects import openai
 from vidgate.errors import InvalidRequest, PayloadTooLarge
 from vidgate.models import Task, VideoRequest
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.records import KeyRecord, TaskQuery
+from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import Variant, content_response, discard_content
 from vidgate.server.errors import dialect_route
 from vidgate.server.submit import submit
-from vidgate.service import Gateway
-from vidgate.store.listing import TaskQuery
-from vidgate.store.store import Row
+from vidgate.service import Services
 
 __all__ = ["router"]
 
@@ -40,20 +39,20 @@ def _error(request: Request, status: int, code: str, message: str, param: str | 
 router = APIRouter(prefix="/v1/videos", tags=["openai"], route_class=dialect_route(_error))
 
 
-def video_response(gateway: Gateway, task: Task) -> JSONResponse:
+def video_response(services: Services, task: Task) -> JSONResponse:
     """The video object, with the interval the gateway suggests while it is not finished."""
     headers: dict[str, str] = {}
     if not task.status.terminal:
-        hint = gateway.poll_hint(task)
+        hint = services.tasks.poll_hint(task)
         headers["openai-poll-after-ms"] = str(int(hint * 1000))
         headers["Retry-After"] = str(max(1, math.ceil(hint)))
     return JSONResponse(openai.render_task(task), headers=headers)
 
 
-async def _from_form(request: Request, caller: Row) -> tuple[VideoRequest, dict[str, Any]]:
+async def _from_form(request: Request, caller: KeyRecord) -> tuple[VideoRequest, dict[str, Any]]:
     """A multipart create: its fields, and the reference image kept as an upload."""
-    gateway = gateway_of(request)
-    limit = gateway.settings.max_upload_bytes
+    services = services_of(request)
+    limit = services.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param=REFERENCE_PART)
@@ -78,8 +77,8 @@ async def _from_form(request: Request, caller: Row) -> tuple[VideoRequest, dict[
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param=REFERENCE_PART)
-        saved = await gateway.save_upload(
-            caller["id"], upload.filename, upload.content_type or "application/octet-stream", data
+        saved = await services.files.save_upload(
+            caller.id, upload.filename, upload.content_type or "application/octet-stream", data
         )
     fields[REFERENCE_PART] = {"sha256": hashlib.sha256(data).hexdigest()}
     return openai.parse_create(fields, input_reference_url=saved["url"]), fields
@@ -88,20 +87,20 @@ async def _from_form(request: Request, caller: Row) -> tuple[VideoRequest, dict[
 @router.post("")
 async def create_video(request: Request, caller: Caller) -> JSONResponse:
     """Queue a video from JSON or multipart; answers the queued video object."""
-    gateway = gateway_of(request)
+    services = services_of(request)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         video, body = await _from_form(request, caller)
     else:
-        body = await read_json(request, gateway.settings.max_body_bytes)
+        body = await read_json(request, services.settings.max_body_bytes)
         video = openai.parse_create(body)
-    return video_response(gateway, await submit(request, caller, video, body))
+    return video_response(services, await submit(request, caller, video, body))
 
 
 @router.get("/{video_id}")
 async def retrieve_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
     """The video object: status, progress and times in unix seconds."""
-    gateway = gateway_of(request)
-    return video_response(gateway, await gateway.get(caller["id"], video_id))
+    services = services_of(request)
+    return video_response(services, await services.tasks.get(caller.id, video_id))
 
 
 @router.get("/{video_id}/content")
@@ -109,8 +108,8 @@ async def download_content(
     request: Request, caller: Caller, video_id: str, variant: Variant = "video"
 ) -> Response:
     """The MP4, or a WebP thumbnail or JPEG spritesheet cut from it."""
-    gateway = gateway_of(request)
-    return await content_response(gateway, await gateway.get(caller["id"], video_id), variant)
+    services = services_of(request)
+    return await content_response(services, await services.tasks.get(caller.id, video_id), variant)
 
 
 @router.get("")
@@ -123,17 +122,17 @@ async def list_videos(
 ) -> JSONResponse:
     """The key's videos by creation time; pass `last_id` as `after` for the next page."""
     query = TaskQuery(after=after, ascending=order == "asc")
-    page = await gateway_of(request).find(caller["id"], query, limit=limit)
+    page = await services_of(request).tasks.find(caller.id, query, limit=limit)
     return JSONResponse(openai.render_list(page.tasks, page.has_more))
 
 
 @router.delete("/{video_id}")
 async def delete_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
     """Cancel an unfinished video; for a finished one, delete its video and previews."""
-    gateway = gateway_of(request)
-    task = await gateway.get(caller["id"], video_id)
+    services = services_of(request)
+    task = await services.tasks.get(caller.id, video_id)
     if task.status.terminal:
-        discard_content(gateway, task)
+        discard_content(services, task)
     else:
-        await gateway.cancel(caller["id"], video_id)
+        await services.tasks.cancel(caller.id, video_id)
     return JSONResponse(openai.render_deleted(video_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from vidgate.server.auth import Caller, gateway_of
+from vidgate.server.auth import Caller, services_of
 
 __all__ = ["router"]
 
@@ -15,5 +15,5 @@ router = APIRouter(tags=["webhooks"])
 @router.get("/v1/tasks/{task_id}/deliveries")
 async def task_deliveries(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Each delivery: event type, URL, status and its attempts (time, HTTP status, error)."""
-    data = await gateway_of(request).deliveries(caller["id"], task_id)
+    data = await services_of(request).tasks.deliveries(caller.id, task_id)
     return JSONResponse({"object": "list", "data": data})

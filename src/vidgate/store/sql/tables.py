@@ -92,6 +92,7 @@ events = Table(
     Column("status", String(16), nullable=False),
     Column("progress", Integer, nullable=False),
     Column("created_at", DateTime(), nullable=False),
+    Column("state", JSON, nullable=True),
     Index("ix_events_task", "task_id", "id"),
     Index("ix_events_owner", "owner_id", "id"),
 )

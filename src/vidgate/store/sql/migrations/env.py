@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from vidgate.store.tables import metadata
+from vidgate.store.sql.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,0 +1,76 @@
+"""The one path by which the engine ends a task, for local renders and upstream tasks alike."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from vidgate.blobs import BlobStore
+from vidgate.catalog import SIZES
+from vidgate.models import Status, TaskError, Usage
+from vidgate.records import StoredResult, TaskRecord
+from vidgate.store import Store
+
+__all__ = ["Finisher", "resolution_tier"]
+
+
+def resolution_tier(width: int, height: int) -> int:
+    """The `SR` of a size: its catalogue tier (480, 720, 1080), else its short side."""
+    for tier, sizes in SIZES.items():
+        if (width, height) in sizes.values():
+            return int(tier.rstrip("P"))
+    return min(width, height)
+
+
+class Finisher:
+    """Records how tasks end through the store's compare-and-set; a lost race changes nothing."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+
+    async def complete(
+        self,
+        task: TaskRecord,
+        worker: str,
+        result: StoredResult,
+        usage: Usage,
+        *,
+        upstream_status: str | None = None,
+    ) -> bool:
+        """Complete a task the worker holds and settle its usage; on a lost race the result
+        blob is deleted, as nothing refers to it."""
+        changed = await self.store.transition(
+            task.id,
+            expected=[Status.PROCESSING],
+            to=Status.COMPLETED,
+            worker=worker,
+            result=result,
+            usage=usage,
+            upstream_status=upstream_status,
+            settle_seconds=usage.duration,
+        )
+        if changed is None:
+            self.blobs.delete(result.blob)
+            return False
+        return True
+
+    async def fail(
+        self,
+        task_id: str,
+        code: str,
+        message: str,
+        *,
+        worker: str | None,
+        status: Status = Status.FAILED,
+        expected: Collection[Status] = (Status.PROCESSING,),
+    ) -> bool:
+        """End a task as failed (or cancelled upstream) and refund it; ``worker`` None means
+        whoever holds it, as the reaper does."""
+        changed = await self.store.transition(
+            task_id,
+            expected=expected,
+            to=status,
+            worker=worker,
+            error=TaskError(code=code, message=message),
+        )
+        return changed is not None

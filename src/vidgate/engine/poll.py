@@ -1,0 +1,136 @@
+"""Polling tasks at upstreams on their schedule, and finishing them when they end there."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from vidgate.blobs import BlobStore
+from vidgate.clock import utcnow
+from vidgate.engine.archive import archive_result
+from vidgate.engine.finish import Finisher
+from vidgate.engine.schedule import expected_window, next_poll_delay
+from vidgate.models import Status, Task
+from vidgate.providers.upstream import UpstreamError, UpstreamProvider
+from vidgate.records import TaskRecord
+from vidgate.retry import retry_delay
+from vidgate.store import Store
+
+__all__ = ["UpstreamPoller"]
+
+log = logging.getLogger("vidgate.engine")
+MAX_ARCHIVE_FAILURES = 5
+MAX_POLL_FAILURES = 200
+
+
+class UpstreamPoller:
+    """Polls one task once per call; every outcome is recorded through compare-and-set."""
+
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        finisher: Finisher,
+        worker: str,
+        providers: dict[str, UpstreamProvider],
+        max_result_bytes: int,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.finisher = finisher
+        self.worker = worker
+        self.providers = providers
+        self.max_result_bytes = max_result_bytes
+
+    async def poll(self, task: TaskRecord) -> None:
+        """Poll once; finish the task, or schedule its next poll."""
+        provider = self.providers.get(task.provider)
+        if provider is None or task.upstream_id is None or task.credential is None:
+            return
+        try:
+            polled = await provider.poll(task.upstream_id, task.credential)
+        except UpstreamError as exc:
+            await self._poll_failed(task, provider, exc)
+            return
+        snapshot = polled.task
+        if snapshot.status is Status.COMPLETED:
+            await self._complete(task, provider, snapshot)
+        elif snapshot.status in (Status.FAILED, Status.CANCELLED):
+            error = snapshot.error
+            await self.finisher.fail(
+                task.id,
+                error.code if error else "upstream_failed",
+                error.message if error else "The upstream task failed.",
+                worker=self.worker,
+                status=snapshot.status,
+            )
+        else:
+            if snapshot.progress and snapshot.progress < 100:
+                await self.store.set_progress(task.id, self.worker, snapshot.progress)
+            await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
+
+    async def _schedule(
+        self,
+        task: TaskRecord,
+        provider: UpstreamProvider,
+        raw_status: str | None,
+        *,
+        hint: float | None = None,
+        failed: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        config = provider.config
+        if failed:
+            delay = retry_delay(
+                task.poll_failures + 1,
+                base=config.poll_interval,
+                cap=config.max_poll_interval,
+                retry_after=retry_after,
+            )
+        else:
+            elapsed = (utcnow() - (task.started_at or task.created_at)).total_seconds()
+            low, _ = expected_window(task.mode, task.shape.duration, task.shape.resolution)
+            delay = next_poll_delay(
+                elapsed,
+                expected_low=low * config.expected_time_scale,
+                interval=config.poll_interval,
+                max_interval=config.max_poll_interval,
+                hint=hint,
+            )
+        await self.store.reschedule(
+            task.id,
+            self.worker,
+            next_poll_at=utcnow() + timedelta(seconds=delay),
+            upstream_status=raw_status,
+            failed_poll=failed,
+        )
+
+    async def _poll_failed(
+        self, task: TaskRecord, provider: UpstreamProvider, exc: UpstreamError
+    ) -> None:
+        if task.poll_failures + 1 >= MAX_POLL_FAILURES:
+            await self.finisher.fail(task.id, exc.code, exc.message, worker=self.worker)
+            return
+        log.info("task %s: poll failed (%s)", task.id, exc)
+        await self._schedule(task, provider, None, failed=True, retry_after=exc.retry_after)
+
+    async def _complete(self, task: TaskRecord, provider: UpstreamProvider, snapshot: Task) -> None:
+        given = snapshot.result.video_url if snapshot.result else None
+        try:
+            result, usage = await archive_result(
+                self.blobs, provider, task, given, snapshot.usage, self.max_result_bytes
+            )
+        except UpstreamError as exc:
+            if task.poll_failures + 1 >= MAX_ARCHIVE_FAILURES:
+                await self.finisher.fail(
+                    task.id,
+                    "result_unavailable",
+                    f"The result could not be stored: {exc.message}",
+                    worker=self.worker,
+                )
+                return
+            await self._schedule(task, provider, snapshot.raw_status, failed=True)
+            return
+        await self.finisher.complete(
+            task, self.worker, result, usage, upstream_status=snapshot.raw_status
+        )

@@ -1,0 +1,273 @@
+"""The typed records the store hands out: keys, tasks, events, deliveries, files and the ledger.
+
+Records are frozen. A change to stored state goes through the store, which hands back a new
+record; nothing outside the store sees a database row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from vidgate.catalog import Shape
+from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
+
+__all__ = [
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryOutcome",
+    "Event",
+    "FileRecord",
+    "KeyRecord",
+    "LedgerEntry",
+    "MediaKind",
+    "NewTask",
+    "StoredInput",
+    "StoredResult",
+    "TaskQuery",
+    "TaskRecord",
+    "TaskState",
+]
+
+MediaKind = Literal["image", "video"]
+DeliveryOutcome = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key: its hash (never the key), its quota in seconds of video, and its use."""
+
+    id: str
+    name: str
+    key_hash: str
+    prefix: str
+    quota_seconds: float | None
+    reserved_seconds: float
+    used_seconds: float
+    created_at: datetime
+    revoked_at: datetime | None = None
+    webhook_secret: str | None = None
+
+    @property
+    def balance(self) -> float | None:
+        """Seconds left to reserve; None for an unlimited key."""
+        if self.quota_seconds is None:
+            return None
+        return self.quota_seconds - self.used_seconds - self.reserved_seconds
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """One input of a request, kept as a blob: which field it came from and what it is."""
+
+    field: str
+    blob: str
+    kind: MediaKind
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A finished task's video in the blob store, and the facts read from it."""
+
+    blob: str
+    duration: float
+    width: int
+    height: int
+    fps: int
+    bytes: int
+    source_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What changes over a task's life: the part of a task that each event captures."""
+
+    status: Status
+    progress: int
+    provider: str
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: TaskError | None = None
+    result: StoredResult | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A validated request, ready to be queued with its quota reserved."""
+
+    id: str
+    owner_id: str
+    model: str
+    mode: Mode
+    provider: str
+    request: VideoRequest
+    shape: Shape
+    seed: int
+    inputs: tuple[StoredInput, ...]
+    reserved_seconds: float
+    created_at: datetime
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A stored task: the request as resolved at submit, and its state now."""
+
+    id: str
+    owner_id: str
+    model: str
+    mode: Mode
+    provider: str
+    request: VideoRequest
+    shape: Shape
+    seed: int
+    inputs: tuple[StoredInput, ...]
+    status: Status
+    progress: int
+    reserved_seconds: float
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: TaskError | None = None
+    result: StoredResult | None = None
+    usage: Usage | None = None
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    attempts: int = 0
+    upstream_id: str | None = None
+    upstream_status: str | None = None
+    credential: str | None = None
+    next_poll_at: datetime | None = None
+    poll_failures: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+    def inputs_of(self, field: str) -> list[StoredInput]:
+        """The stored inputs that came from one request field, in request order."""
+        return [item for item in self.inputs if item.field == field]
+
+    @property
+    def state(self) -> TaskState:
+        return TaskState(
+            status=self.status,
+            progress=self.progress,
+            provider=self.provider,
+            updated_at=self.updated_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            error=self.error,
+            result=self.result,
+            usage=self.usage,
+        )
+
+    def at(self, state: TaskState) -> TaskRecord:
+        """This task as it was when it was in ``state``."""
+        return dataclasses.replace(
+            self,
+            status=state.status,
+            progress=state.progress,
+            provider=state.provider,
+            updated_at=state.updated_at,
+            started_at=state.started_at,
+            finished_at=state.finished_at,
+            error=state.error,
+            result=state.result,
+            usage=state.usage,
+        )
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Which of one owner's tasks to list, and in what order (ids sort by creation time)."""
+
+    status: Status | None = None
+    model: str | None = None
+    task_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    after: str | None = None
+    ascending: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of a task, in the outbox: ids rise in the order changes were committed."""
+
+    id: int
+    task_id: str
+    owner_id: str
+    type: str
+    status: Status
+    progress: int
+    created_at: datetime
+    state: TaskState | None = None
+    """The task's state as this event left it; None for events stored before it was kept."""
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One try at sending a webhook."""
+
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A webhook to send for one event, with its attempts so far."""
+
+    id: str
+    event: Event
+    url: str
+    status: DeliveryOutcome
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None
+    history: tuple[DeliveryAttempt, ...] = ()
+
+    @property
+    def task_id(self) -> str:
+        return self.event.task_id
+
+    @property
+    def owner_id(self) -> str:
+        return self.event.owner_id
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """An uploaded file kept as a blob."""
+
+    id: str
+    owner_id: str | None
+    purpose: str
+    filename: str | None
+    content_type: str
+    bytes: int
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One movement of quota: a reserve at submit, then a settle or a refund at the end."""
+
+    id: int
+    key_id: str
+    task_id: str
+    kind: Literal["reserve", "settle", "refund"]
+    phase: Literal["open", "close"]
+    seconds: float
+    created_at: datetime

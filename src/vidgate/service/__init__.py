@@ -1,0 +1,27 @@
+"""The business rules, a module per concept: tasks, keys, files and how records are shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vidgate.blobs import BlobStore
+from vidgate.service.files import Files
+from vidgate.service.keys import Keys
+from vidgate.service.presenting import Presenter
+from vidgate.service.tasks import Page, Tasks
+from vidgate.service.validation import request_fingerprint
+from vidgate.settings import Settings
+
+__all__ = ["Files", "Keys", "Page", "Presenter", "Services", "Tasks", "request_fingerprint"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services of one gateway process, as the routes reach them."""
+
+    settings: Settings
+    keys: Keys
+    tasks: Tasks
+    files: Files
+    presenter: Presenter
+    blobs: BlobStore

@@ -1,0 +1,252 @@
+"""The store interface, split by concern, and the compare-and-set contract every backend keeps.
+
+The contract, for every implementation:
+- A task's status only moves along ``queued -> processing -> completed | failed | cancelled``,
+  and only through a compare-and-set on (id, expected statuses). Of writers racing on one
+  task exactly one wins; the others get None. A terminal status never changes.
+- Quota is reserved when a task is inserted, and closed exactly once, by the transition that
+  ends the task: completion settles, failure and cancellation refund. The ledger balances.
+- Every change a client can see (queued, claimed, progress, terminal) appends an event in the
+  same transaction, carrying the task's state as that change left it. Event ids become
+  visible in increasing order, so a follower that has read id n never later finds one below n.
+- A lease belongs to one worker until it expires; writes that name a worker succeed only
+  while that worker holds the lease.
+- Listeners hear of each event after its transaction commits, never before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from vidgate.errors import VidgateError
+from vidgate.models import Status, TaskError, Usage
+from vidgate.records import (
+    Delivery,
+    DeliveryOutcome,
+    Event,
+    FileRecord,
+    KeyRecord,
+    LedgerEntry,
+    NewTask,
+    StoredResult,
+    TaskQuery,
+    TaskRecord,
+)
+
+__all__ = [
+    "FileStore",
+    "KeyStore",
+    "LeaseStore",
+    "Listener",
+    "OutboxStore",
+    "QuotaShort",
+    "Store",
+    "TaskStore",
+]
+
+Listener = Callable[[Event], None]
+"""Called with each committed event, in the process that wrote it."""
+
+
+class QuotaShort(VidgateError):
+    """The key has too little quota left to reserve a task's seconds."""
+
+
+class KeyStore(Protocol):
+    """API keys, their quota counters and their ledger."""
+
+    async def insert_key(self, key: KeyRecord) -> None: ...
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        """The unrevoked key with this hash."""
+        ...
+
+    async def key_by_id(self, key_id: str) -> KeyRecord | None: ...
+
+    async def list_keys(self) -> list[KeyRecord]:
+        """Every key, oldest first."""
+        ...
+
+    async def ledger_for(self, key_id: str) -> list[LedgerEntry]:
+        """The key's quota movements, oldest first."""
+        ...
+
+    async def set_webhook_secret(self, key_id: str, secret: str) -> str:
+        """Give a key its webhook secret unless it has one; returns the secret in force."""
+        ...
+
+
+class TaskStore(Protocol):
+    """Tasks: insert with a reservation, read, list, and compare-and-set transitions."""
+
+    async def insert_task(self, task: NewTask) -> tuple[TaskRecord, bool]:
+        """Reserve quota and insert a queued task in one transaction.
+
+        Returns the task and whether it is new: an existing task of the same owner and
+        idempotency key is returned instead of a second one. Raises QuotaShort, leaving
+        nothing behind, when the key cannot cover ``task.reserved_seconds``.
+        """
+        ...
+
+    async def task(self, task_id: str, owner_id: str | None = None) -> TaskRecord | None:
+        """A task by id; with an owner, only that owner's task."""
+        ...
+
+    async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None: ...
+
+    async def find_tasks(
+        self, owner_id: str, query: TaskQuery, *, limit: int, offset: int = 0
+    ) -> list[TaskRecord]:
+        """Up to ``limit`` of the owner's matching tasks after ``offset``; newest first
+        unless ``query.ascending``; ``query.after`` is a cursor id in that order."""
+        ...
+
+    async def count_tasks(self, owner_id: str, query: TaskQuery) -> int:
+        """How many of the owner's tasks match (``query.after`` included)."""
+        ...
+
+    async def transition(
+        self,
+        task_id: str,
+        *,
+        expected: Collection[Status],
+        to: Status,
+        owner_id: str | None = None,
+        worker: str | None = None,
+        error: TaskError | None = None,
+        result: StoredResult | None = None,
+        usage: Usage | None = None,
+        upstream_status: str | None = None,
+        settle_seconds: float | None = None,
+    ) -> TaskRecord | None:
+        """Compare-and-set a task's status; the winner alone settles or refunds its quota.
+
+        Completion sets progress to 100 and settles ``settle_seconds`` (the reservation when
+        None); failure and cancellation refund the reservation. Returns the updated task, or
+        None when it was not in an expected status (or not the owner's or worker's). Raises
+        ValueError when ``expected`` names a terminal status.
+        """
+        ...
+
+    async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
+        """Raise a running task's progress; False unless it rose and ``worker`` holds it."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Who runs what: claims, lease renewal, upstream polling schedules and the reaper's finds."""
+
+    async def claim(
+        self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
+    ) -> list[TaskRecord]:
+        """Lease up to ``limit`` runnable tasks of one provider, oldest first: queued ones,
+        and processing ones orphaned by a lapsed lease before an upstream accepted them."""
+        ...
+
+    async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
+        """Extend a lease; False once the task is no longer this worker's to run."""
+        ...
+
+    async def in_flight(self, provider: str) -> int:
+        """Tasks a provider holds now: being submitted to it, or running there."""
+        ...
+
+    async def record_upstream(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        provider: str,
+        upstream_id: str,
+        credential: str,
+        next_poll_at: datetime,
+    ) -> bool:
+        """Pin a task to the upstream task, provider and credential that accepted it, and
+        release its lease until ``next_poll_at``."""
+        ...
+
+    async def claim_polls(
+        self, providers: Collection[str], worker: str, lease: timedelta, limit: int
+    ) -> list[TaskRecord]:
+        """Lease running upstream tasks whose next poll is due, most overdue first."""
+        ...
+
+    async def reschedule(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        next_poll_at: datetime,
+        upstream_status: str | None,
+        failed_poll: bool,
+    ) -> bool:
+        """Release a polled task until its next poll, counting consecutive failed polls."""
+        ...
+
+    async def overdue(self, deadline: datetime, limit: int = 100) -> list[TaskRecord]:
+        """Active tasks created before ``deadline``."""
+        ...
+
+    async def exhausted(self, max_attempts: int, limit: int = 100) -> list[TaskRecord]:
+        """Orphaned tasks that have already been started ``max_attempts`` times."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """Events (for waiters, streams and webhooks) and webhook deliveries."""
+
+    async def events_after(
+        self, owner_id: str, after: int, task_id: str | None = None, limit: int = 500
+    ) -> list[Event]:
+        """The owner's events with ids above ``after``, oldest first; one task's if given."""
+        ...
+
+    async def events_since(self, after: int, limit: int = 1000) -> list[Event]:
+        """Every event with an id above ``after``, oldest first, whoever wrote it."""
+        ...
+
+    async def last_event_id(self) -> int: ...
+
+    async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Delivery]:
+        """Lease webhook deliveries that are due, most overdue first."""
+        ...
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        worker: str,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: DeliveryOutcome,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Log one attempt and release the lease; only while ``worker`` holds it."""
+        ...
+
+    async def deliveries_for(self, task_id: str) -> list[Delivery]:
+        """A task's deliveries with their attempts, in event order."""
+        ...
+
+
+class FileStore(Protocol):
+    """Uploaded files."""
+
+    async def insert_file(self, file: FileRecord) -> None: ...
+
+    async def file(self, file_id: str) -> FileRecord | None: ...
+
+
+class Store(KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, Protocol):
+    """Everything vidgate keeps, behind one object per process."""
+
+    listeners: list[Listener]
+
+    async def open(self) -> None:
+        """Make the store ready (for SQL, migrate); safe from several processes at once."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,507 @@
+"""The store in this process's memory: the same contract as SQL, for tests and throwaway runs.
+
+Every method runs to completion without awaiting anything, so on one event loop each call
+is atomic, as a transaction is; listeners hear of its events after it has made its changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from vidgate.clock import utcnow
+from vidgate.models import Status, TaskError, Usage
+from vidgate.records import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryOutcome,
+    Event,
+    FileRecord,
+    KeyRecord,
+    LedgerEntry,
+    NewTask,
+    StoredResult,
+    TaskQuery,
+    TaskRecord,
+)
+from vidgate.store.base import Listener, QuotaShort
+from vidgate.webhooks import event_type, wants_delivery
+
+__all__ = ["MemoryStore"]
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _matches(task: TaskRecord, owner_id: str, query: TaskQuery) -> bool:
+    checks = (
+        task.owner_id == owner_id,
+        query.status is None or task.status is query.status,
+        query.model is None or task.model == query.model,
+        query.task_id is None or task.id == query.task_id,
+        query.created_from is None or task.created_at >= _naive(query.created_from),
+        query.created_to is None or task.created_at <= _naive(query.created_to),
+        query.after is None
+        or (task.id > query.after if query.ascending else task.id < query.after),
+    )
+    return all(checks)
+
+
+class MemoryStore:
+    """Keys, tasks, events, deliveries and files in dicts; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+        self._keys: dict[str, KeyRecord] = {}
+        self._tasks: dict[str, TaskRecord] = {}
+        self._ledger: list[LedgerEntry] = []
+        self._events: list[Event] = []
+        self._deliveries: dict[str, Delivery] = {}
+        self._delivery_leases: dict[str, tuple[str, datetime]] = {}
+        self._files: dict[str, FileRecord] = {}
+        self._ids = itertools.count(1)
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    # keys
+
+    async def insert_key(self, key: KeyRecord) -> None:
+        if key.id in self._keys or any(k.key_hash == key.key_hash for k in self._keys.values()):
+            raise ValueError(f"key {key.id} exists")
+        self._keys[key.id] = key
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        return next(
+            (k for k in self._keys.values() if k.key_hash == key_hash and k.revoked_at is None),
+            None,
+        )
+
+    async def key_by_id(self, key_id: str) -> KeyRecord | None:
+        return self._keys.get(key_id)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        return sorted(self._keys.values(), key=lambda key: key.created_at)
+
+    async def ledger_for(self, key_id: str) -> list[LedgerEntry]:
+        return [entry for entry in self._ledger if entry.key_id == key_id]
+
+    async def set_webhook_secret(self, key_id: str, secret: str) -> str:
+        key = self._keys[key_id]
+        if key.webhook_secret is None:
+            key = self._keys[key_id] = dataclasses.replace(key, webhook_secret=secret)
+        assert key.webhook_secret is not None
+        return key.webhook_secret
+
+    def _book(
+        self,
+        task: TaskRecord,
+        kind: Literal["reserve", "settle", "refund"],
+        seconds: float,
+        now: datetime,
+    ) -> None:
+        phase: Literal["open", "close"] = "open" if kind == "reserve" else "close"
+        if any(e.task_id == task.id and e.phase == phase for e in self._ledger):
+            raise AssertionError(f"task {task.id} already has a {phase} entry")
+        entry = LedgerEntry(
+            len(self._ledger) + 1, task.owner_id, task.id, kind, phase, seconds, now
+        )
+        self._ledger.append(entry)
+
+    # tasks
+
+    async def insert_task(self, task: NewTask) -> tuple[TaskRecord, bool]:
+        if task.idempotency_key is not None:
+            existing = await self.task_by_idempotency(task.owner_id, task.idempotency_key)
+            if existing is not None:
+                return existing, False
+        key = self._keys[task.owner_id]
+        balance = key.balance
+        if balance is not None and balance < task.reserved_seconds:
+            raise QuotaShort
+        self._keys[key.id] = dataclasses.replace(
+            key, reserved_seconds=key.reserved_seconds + task.reserved_seconds
+        )
+        stored = TaskRecord(
+            id=task.id,
+            owner_id=task.owner_id,
+            model=task.model,
+            mode=task.mode,
+            provider=task.provider,
+            request=task.request,
+            shape=task.shape,
+            seed=task.seed,
+            inputs=task.inputs,
+            status=Status.QUEUED,
+            progress=0,
+            reserved_seconds=task.reserved_seconds,
+            created_at=task.created_at,
+            updated_at=task.created_at,
+            callback_url=task.callback_url,
+            idempotency_key=task.idempotency_key,
+            request_hash=task.request_hash,
+        )
+        self._tasks[task.id] = stored
+        self._book(stored, "reserve", task.reserved_seconds, task.created_at)
+        self._announce([self._append_event(stored, task.created_at)])
+        return stored, True
+
+    async def task(self, task_id: str, owner_id: str | None = None) -> TaskRecord | None:
+        task = self._tasks.get(task_id)
+        if task is None or (owner_id is not None and task.owner_id != owner_id):
+            return None
+        return task
+
+    async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None:
+        return next(
+            (
+                t
+                for t in self._tasks.values()
+                if t.owner_id == owner_id and t.idempotency_key == key
+            ),
+            None,
+        )
+
+    async def find_tasks(
+        self, owner_id: str, query: TaskQuery, *, limit: int, offset: int = 0
+    ) -> list[TaskRecord]:
+        found = sorted(
+            (t for t in self._tasks.values() if _matches(t, owner_id, query)),
+            key=lambda task: task.id,
+            reverse=not query.ascending,
+        )
+        return found[offset : offset + limit]
+
+    async def count_tasks(self, owner_id: str, query: TaskQuery) -> int:
+        return sum(1 for t in self._tasks.values() if _matches(t, owner_id, query))
+
+    async def transition(
+        self,
+        task_id: str,
+        *,
+        expected: Collection[Status],
+        to: Status,
+        owner_id: str | None = None,
+        worker: str | None = None,
+        error: TaskError | None = None,
+        result: StoredResult | None = None,
+        usage: Usage | None = None,
+        upstream_status: str | None = None,
+        settle_seconds: float | None = None,
+    ) -> TaskRecord | None:
+        if any(status.terminal for status in expected):
+            raise ValueError("a terminal status never changes")
+        task = self._tasks.get(task_id)
+        if (
+            task is None
+            or task.status not in expected
+            or (owner_id is not None and task.owner_id != owner_id)
+            or (worker is not None and task.lease_owner != worker)
+        ):
+            return None
+        now = utcnow()
+        task = dataclasses.replace(
+            task,
+            status=to,
+            updated_at=now,
+            error=error if error is not None else task.error,
+            result=result if result is not None else task.result,
+            usage=usage if usage is not None else task.usage,
+            upstream_status=upstream_status
+            if upstream_status is not None
+            else task.upstream_status,
+            progress=100 if to is Status.COMPLETED else task.progress,
+        )
+        if to.terminal:
+            task = dataclasses.replace(
+                task, finished_at=now, lease_owner=None, lease_expires_at=None
+            )
+            self._close_reservation(task, settle_seconds, now)
+        self._tasks[task_id] = task
+        self._announce([self._append_event(task, now)])
+        return task
+
+    def _close_reservation(
+        self, task: TaskRecord, settle_seconds: float | None, now: datetime
+    ) -> None:
+        reserved = task.reserved_seconds
+        settle = task.status is Status.COMPLETED
+        used = (settle_seconds if settle_seconds is not None else reserved) if settle else 0.0
+        self._book(task, "settle" if settle else "refund", used if settle else reserved, now)
+        key = self._keys[task.owner_id]
+        self._keys[key.id] = dataclasses.replace(
+            key,
+            reserved_seconds=key.reserved_seconds - reserved,
+            used_seconds=key.used_seconds + used,
+        )
+
+    async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
+        task = self._tasks.get(task_id)
+        if not self._held(task, worker) or task is None or task.progress >= progress:
+            return False
+        now = utcnow()
+        task = self._tasks[task_id] = dataclasses.replace(task, progress=progress, updated_at=now)
+        self._announce([self._append_event(task, now)])
+        return True
+
+    # leases
+
+    @staticmethod
+    def _held(task: TaskRecord | None, worker: str) -> bool:
+        return task is not None and task.status is Status.PROCESSING and task.lease_owner == worker
+
+    async def claim(
+        self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
+    ) -> list[TaskRecord]:
+        now = utcnow()
+
+        def runnable(task: TaskRecord) -> bool:
+            if task.provider != provider:
+                return False
+            if task.status is Status.QUEUED:
+                return True
+            return (
+                task.status is Status.PROCESSING
+                and task.upstream_id is None
+                and task.lease_expires_at is not None
+                and task.lease_expires_at < now
+                and task.attempts < max_attempts
+            )
+
+        claimed: list[TaskRecord] = []
+        events: list[Event] = []
+        for task in sorted(filter(runnable, self._tasks.values()), key=lambda t: t.id)[:limit]:
+            was_queued = task.status is Status.QUEUED
+            task = self._tasks[task.id] = dataclasses.replace(
+                task,
+                status=Status.PROCESSING,
+                lease_owner=worker,
+                lease_expires_at=now + lease,
+                attempts=task.attempts + 1,
+                started_at=task.started_at or now,
+                updated_at=now,
+            )
+            if was_queued:
+                events.append(self._append_event(task, now))
+            claimed.append(task)
+        self._announce(events)
+        return claimed
+
+    def _update_held(self, task_id: str, worker: str, **changes: Any) -> bool:
+        task = self._tasks.get(task_id)
+        if not self._held(task, worker) or task is None:
+            return False
+        self._tasks[task_id] = dataclasses.replace(task, **changes)
+        return True
+
+    async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
+        return self._update_held(task_id, worker, lease_expires_at=utcnow() + lease)
+
+    async def in_flight(self, provider: str) -> int:
+        return sum(
+            1
+            for t in self._tasks.values()
+            if t.provider == provider and t.status is Status.PROCESSING
+        )
+
+    async def record_upstream(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        provider: str,
+        upstream_id: str,
+        credential: str,
+        next_poll_at: datetime,
+    ) -> bool:
+        now = utcnow()
+        return self._update_held(
+            task_id,
+            worker,
+            provider=provider,
+            upstream_id=upstream_id,
+            credential=credential,
+            next_poll_at=next_poll_at,
+            poll_failures=0,
+            lease_owner=None,
+            lease_expires_at=None,
+            started_at=now,
+            updated_at=now,
+        )
+
+    async def claim_polls(
+        self, providers: Collection[str], worker: str, lease: timedelta, limit: int
+    ) -> list[TaskRecord]:
+        now = utcnow()
+        due = sorted(
+            (
+                t
+                for t in self._tasks.values()
+                if t.status is Status.PROCESSING
+                and t.provider in providers
+                and t.upstream_id is not None
+                and t.next_poll_at is not None
+                and t.next_poll_at <= now
+                and (t.lease_owner is None or (t.lease_expires_at or now) < now)
+            ),
+            key=lambda t: t.next_poll_at or now,
+        )[:limit]
+        claimed = []
+        for task in due:
+            task = self._tasks[task.id] = dataclasses.replace(
+                task, lease_owner=worker, lease_expires_at=now + lease
+            )
+            claimed.append(task)
+        return claimed
+
+    async def reschedule(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        next_poll_at: datetime,
+        upstream_status: str | None,
+        failed_poll: bool,
+    ) -> bool:
+        task = self._tasks.get(task_id)
+        if task is None:
+            return False
+        return self._update_held(
+            task_id,
+            worker,
+            next_poll_at=next_poll_at,
+            poll_failures=task.poll_failures + 1 if failed_poll else 0,
+            lease_owner=None,
+            lease_expires_at=None,
+            upstream_status=upstream_status
+            if upstream_status is not None
+            else task.upstream_status,
+        )
+
+    async def overdue(self, deadline: datetime, limit: int = 100) -> list[TaskRecord]:
+        return [
+            t for t in self._tasks.values() if not t.status.terminal and t.created_at < deadline
+        ][:limit]
+
+    async def exhausted(self, max_attempts: int, limit: int = 100) -> list[TaskRecord]:
+        now = utcnow()
+        return [
+            t
+            for t in self._tasks.values()
+            if t.status is Status.PROCESSING
+            and t.upstream_id is None
+            and t.lease_expires_at is not None
+            and t.lease_expires_at < now
+            and t.attempts >= max_attempts
+        ][:limit]
+
+    # events and deliveries
+
+    def _append_event(self, task: TaskRecord, now: datetime) -> Event:
+        kind = event_type(task.status, task.progress)
+        event = Event(
+            next(self._ids),
+            task.id,
+            task.owner_id,
+            kind,
+            task.status,
+            task.progress,
+            now,
+            task.state,
+        )
+        self._events.append(event)
+        if task.callback_url and wants_delivery(task.request.webhook_events, kind):
+            delivery_id = f"msg_{task.id.replace('-', '')[:20]}{event.id}"
+            self._deliveries[delivery_id] = Delivery(
+                delivery_id, event, task.callback_url, "pending", 0, now, now
+            )
+        return event
+
+    def _announce(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in self.listeners:
+                listener(event)
+
+    def _events_where(self, keep: Callable[[Event], bool], after: int, limit: int) -> list[Event]:
+        return [e for e in self._events if e.id > after and keep(e)][:limit]
+
+    async def events_after(
+        self, owner_id: str, after: int, task_id: str | None = None, limit: int = 500
+    ) -> list[Event]:
+        return self._events_where(
+            lambda e: e.owner_id == owner_id and (task_id is None or e.task_id == task_id),
+            after,
+            limit,
+        )
+
+    async def events_since(self, after: int, limit: int = 1000) -> list[Event]:
+        return self._events_where(lambda e: True, after, limit)
+
+    async def last_event_id(self) -> int:
+        return self._events[-1].id if self._events else 0
+
+    async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Delivery]:
+        now = utcnow()
+
+        def due(delivery: Delivery) -> bool:
+            held = self._delivery_leases.get(delivery.id)
+            return (
+                delivery.status == "pending"
+                and delivery.next_attempt_at <= now
+                and (held is None or held[1] < now)
+            )
+
+        found = sorted(filter(due, self._deliveries.values()), key=lambda d: d.next_attempt_at)
+        for delivery in found[:limit]:
+            self._delivery_leases[delivery.id] = (worker, now + lease)
+        return found[:limit]
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        worker: str,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: DeliveryOutcome,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        held = self._delivery_leases.get(delivery_id)
+        delivery = self._deliveries.get(delivery_id)
+        if held is None or held[0] != worker or delivery is None:
+            return
+        del self._delivery_leases[delivery_id]
+        now = utcnow()
+        attempt = DeliveryAttempt(now, status_code, error, duration_ms)
+        self._deliveries[delivery_id] = dataclasses.replace(
+            delivery,
+            status=outcome,
+            attempts=delivery.attempts + 1,
+            next_attempt_at=next_attempt_at or delivery.next_attempt_at,
+            delivered_at=now if outcome == "delivered" else delivery.delivered_at,
+            history=(*delivery.history, attempt),
+        )
+
+    async def deliveries_for(self, task_id: str) -> list[Delivery]:
+        return sorted(
+            (d for d in self._deliveries.values() if d.task_id == task_id),
+            key=lambda d: d.event.id,
+        )
+
+    # files
+
+    async def insert_file(self, file: FileRecord) -> None:
+        if file.id in self._files:
+            raise ValueError(f"file {file.id} exists")
+        self._files[file.id] = file
+
+    async def file(self, file_id: str) -> FileRecord | None:
+        return self._files.get(file_id)

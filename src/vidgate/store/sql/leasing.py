@@ -1,0 +1,190 @@
+"""Leases in SQL: claiming runnable tasks, renewing, upstream poll schedules, the reaper's finds."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+
+from vidgate.clock import utcnow
+from vidgate.models import Status
+from vidgate.records import TaskRecord
+from vidgate.store.sql.concern import SqlConcern, lease_due
+from vidgate.store.sql.outbox import append_event
+from vidgate.store.sql.rows import task_from
+from vidgate.store.sql.tables import tasks
+
+__all__ = ["SqlLeases"]
+
+ACTIVE = (Status.QUEUED.value, Status.PROCESSING.value)
+
+
+def _held_by(task_id: str, worker: str) -> list[ColumnElement[bool]]:
+    return [
+        tasks.c.id == task_id,
+        tasks.c.status == Status.PROCESSING.value,
+        tasks.c.lease_owner == worker,
+    ]
+
+
+class SqlLeases(SqlConcern):
+    async def claim(
+        self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
+    ) -> list[TaskRecord]:
+        now = utcnow()
+        runnable = or_(
+            tasks.c.status == Status.QUEUED.value,
+            and_(
+                tasks.c.status == Status.PROCESSING.value,
+                tasks.c.upstream_id.is_(None),
+                tasks.c.lease_expires_at < now,
+                tasks.c.attempts < max_attempts,
+            ),
+        )
+        claimed: list[TaskRecord] = []
+        async with self.db.writing() as conn:
+            result = await conn.execute(
+                select(tasks.c.id, tasks.c.status)
+                .where(tasks.c.provider == provider, runnable)
+                .order_by(tasks.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            for task_id, status in result.all():
+                changed = await conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id == task_id, runnable)
+                    .values(
+                        status=Status.PROCESSING.value,
+                        lease_owner=worker,
+                        lease_expires_at=now + lease,
+                        attempts=tasks.c.attempts + 1,
+                        started_at=func.coalesce(tasks.c.started_at, now),
+                        updated_at=now,
+                    )
+                )
+                if changed.rowcount != 1:
+                    continue
+                task = await self._task(conn, task_id)
+                assert task is not None
+                if status == Status.QUEUED.value:
+                    await append_event(self.db, conn, task, now)
+                claimed.append(task)
+        return claimed
+
+    async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
+        async with self.db.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(*_held_by(task_id, worker))
+                .values(lease_expires_at=utcnow() + lease)
+            )
+            return bool(result.rowcount == 1)
+
+    async def in_flight(self, provider: str) -> int:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(func.count())
+                .select_from(tasks)
+                .where(tasks.c.provider == provider, tasks.c.status == Status.PROCESSING.value)
+            )
+            return int(result.scalar_one())
+
+    async def record_upstream(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        provider: str,
+        upstream_id: str,
+        credential: str,
+        next_poll_at: datetime,
+    ) -> bool:
+        now = utcnow()
+        async with self.db.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(*_held_by(task_id, worker))
+                .values(
+                    provider=provider,
+                    upstream_id=upstream_id,
+                    credential=credential,
+                    next_poll_at=next_poll_at,
+                    poll_failures=0,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    started_at=now,
+                    updated_at=now,
+                )
+            )
+            return bool(result.rowcount == 1)
+
+    async def claim_polls(
+        self, providers: Collection[str], worker: str, lease: timedelta, limit: int
+    ) -> list[TaskRecord]:
+        now = utcnow()
+        due = and_(
+            tasks.c.status == Status.PROCESSING.value,
+            tasks.c.provider.in_(list(providers)),
+            tasks.c.upstream_id.is_not(None),
+            tasks.c.next_poll_at <= now,
+            or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_at < now),
+        )
+        expires = now + lease
+        async with self.db.writing() as conn:
+            if not await lease_due(conn, tasks, due, tasks.c.next_poll_at, limit, worker, expires):
+                return []
+            rows = await conn.execute(
+                select(tasks).where(
+                    tasks.c.lease_owner == worker, tasks.c.lease_expires_at == expires
+                )
+            )
+            return [task_from(row) for row in rows.mappings()]
+
+    async def reschedule(
+        self,
+        task_id: str,
+        worker: str,
+        *,
+        next_poll_at: datetime,
+        upstream_status: str | None,
+        failed_poll: bool,
+    ) -> bool:
+        values: dict[str, Any] = {
+            "next_poll_at": next_poll_at,
+            "poll_failures": tasks.c.poll_failures + 1 if failed_poll else 0,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if upstream_status is not None:
+            values["upstream_status"] = upstream_status
+        async with self.db.writing() as conn:
+            result = await conn.execute(
+                update(tasks).where(*_held_by(task_id, worker)).values(**values)
+            )
+            return bool(result.rowcount == 1)
+
+    async def overdue(self, deadline: datetime, limit: int = 100) -> list[TaskRecord]:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(tasks)
+                .where(tasks.c.status.in_(ACTIVE), tasks.c.created_at < deadline)
+                .limit(limit)
+            )
+            return [task_from(row) for row in result.mappings()]
+
+    async def exhausted(self, max_attempts: int, limit: int = 100) -> list[TaskRecord]:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(tasks)
+                .where(
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.upstream_id.is_(None),
+                    tasks.c.lease_expires_at < utcnow(),
+                    tasks.c.attempts >= max_attempts,
+                )
+                .limit(limit)
+            )
+            return [task_from(row) for row in result.mappings()]

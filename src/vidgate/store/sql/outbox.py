@@ -1,0 +1,189 @@
+"""Events and webhook deliveries, in SQL: appended with each change, read by id, leased."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+
+from vidgate.clock import utcnow
+from vidgate.records import Delivery, DeliveryOutcome, Event, TaskRecord
+from vidgate.store.sql.concern import SqlConcern, lease_due
+from vidgate.store.sql.database import Connectionlike, Database
+from vidgate.store.sql.rows import delivery_from, event_from, state_values
+from vidgate.store.sql.tables import deliveries, delivery_attempts, events
+from vidgate.webhooks import event_type, wants_delivery
+
+__all__ = ["SqlOutbox", "append_event"]
+
+INSERT_EVENT = insert(events)
+
+
+async def append_event(
+    db: Database, conn: Connectionlike, task: TaskRecord, now: datetime
+) -> Event:
+    """Append the event for the state ``task`` is now in, and its webhook delivery if wanted."""
+    await db.before_event(conn)
+    kind = event_type(task.status, task.progress)
+    state = task.state
+    result = await conn.execute(
+        INSERT_EVENT,
+        {
+            "task_id": task.id,
+            "owner_id": task.owner_id,
+            "type": kind,
+            "status": task.status.value,
+            "progress": task.progress,
+            "created_at": now,
+            "state": state_values(state),
+        },
+    )
+    assert result.inserted_primary_key is not None
+    event_id = int(result.inserted_primary_key[0])
+    event = Event(event_id, task.id, task.owner_id, kind, task.status, task.progress, now, state)
+    if task.callback_url and wants_delivery(task.request.webhook_events, kind):
+        await conn.execute(
+            insert(deliveries).values(
+                id=f"msg_{task.id.replace('-', '')[:20]}{event_id}",
+                event_id=event_id,
+                task_id=task.id,
+                owner_id=task.owner_id,
+                url=task.callback_url,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    db.announce(conn, event)
+    return event
+
+
+class SqlOutbox(SqlConcern):
+    async def events_after(
+        self, owner_id: str, after: int, task_id: str | None = None, limit: int = 500
+    ) -> list[Event]:
+        query = select(events).where(events.c.owner_id == owner_id, events.c.id > after)
+        if task_id is not None:
+            query = query.where(events.c.task_id == task_id)
+        async with self.db.reading() as conn:
+            result = await conn.execute(query.order_by(events.c.id).limit(limit))
+            return [event_from(row) for row in result.mappings()]
+
+    async def events_since(self, after: int, limit: int = 1000) -> list[Event]:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(events).where(events.c.id > after).order_by(events.c.id).limit(limit)
+            )
+            return [event_from(row) for row in result.mappings()]
+
+    async def last_event_id(self) -> int:
+        async with self.db.reading() as conn:
+            result = await conn.execute(select(func.max(events.c.id)))
+            return int(result.scalar_one() or 0)
+
+    async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Delivery]:
+        now = utcnow()
+        due = and_(
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.lease_owner.is_(None), deliveries.c.lease_expires_at < now),
+        )
+        expires = now + lease
+        async with self.db.writing() as conn:
+            order = deliveries.c.next_attempt_at
+            if not await lease_due(conn, deliveries, due, order, limit, worker, expires):
+                return []
+            rows = await conn.execute(
+                select(deliveries, *_EVENT_COLUMNS)
+                .join(events, events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.lease_owner == worker, deliveries.c.lease_expires_at == expires)
+            )
+            return [delivery_from(row, _event_of(row)) for row in rows.mappings()]
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        worker: str,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: DeliveryOutcome,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        now = utcnow()
+        values: dict[str, object] = {
+            "status": outcome,
+            "attempts": deliveries.c.attempts + 1,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if outcome == "delivered":
+            values["delivered_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        async with self.db.writing() as conn:
+            changed = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == worker)
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                return
+            await conn.execute(
+                insert(delivery_attempts).values(
+                    delivery_id=delivery_id,
+                    attempted_at=now,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+
+    async def deliveries_for(self, task_id: str) -> list[Delivery]:
+        async with self.db.reading() as conn:
+            found = await conn.execute(
+                select(deliveries, *_EVENT_COLUMNS)
+                .join(events, events.c.id == deliveries.c.event_id)
+                .where(deliveries.c.task_id == task_id)
+                .order_by(deliveries.c.event_id)
+            )
+            rows = list(found.mappings())
+            attempts = await conn.execute(
+                select(delivery_attempts)
+                .where(delivery_attempts.c.delivery_id.in_([r["id"] for r in rows]))
+                .order_by(delivery_attempts.c.id)
+            )
+            by_delivery: dict[str, list[Mapping[Any, Any]]] = {}
+            for attempt in attempts.mappings():
+                by_delivery.setdefault(attempt["delivery_id"], []).append(attempt)
+            return [
+                delivery_from(row, _event_of(row), by_delivery.get(row["id"], [])) for row in rows
+            ]
+
+
+_EVENT_COLUMNS = (
+    events.c.type.label("event_type"),
+    events.c.status.label("event_status"),
+    events.c.progress.label("event_progress"),
+    events.c.created_at.label("event_at"),
+    events.c.state.label("event_state"),
+)
+
+
+def _event_of(row: Mapping[Any, Any]) -> Event:
+    return event_from(
+        {
+            "id": row["event_id"],
+            "task_id": row["task_id"],
+            "owner_id": row["owner_id"],
+            "type": row["event_type"],
+            "status": row["event_status"],
+            "progress": row["event_progress"],
+            "created_at": row["event_at"],
+            "state": row["event_state"],
+        }
+    )

@@ -1,0 +1,28 @@
+"""The SQL store: SQLite in the data dir, or PostgreSQL shared by many processes."""
+
+from __future__ import annotations
+
+from vidgate.store.base import Listener
+from vidgate.store.sql.database import Database
+from vidgate.store.sql.files import SqlFiles
+from vidgate.store.sql.keys import SqlKeys
+from vidgate.store.sql.leasing import SqlLeases
+from vidgate.store.sql.outbox import SqlOutbox
+from vidgate.store.sql.tasks import SqlTasks
+
+__all__ = ["SqlStore"]
+
+
+class SqlStore(SqlKeys, SqlTasks, SqlLeases, SqlOutbox, SqlFiles):
+    """The store over a SQLAlchemy URL (``sqlite:///…`` or ``postgresql+asyncpg://…``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = Database(url)
+        self.listeners: list[Listener] = self.db.listeners
+
+    async def open(self) -> None:
+        await self.db.migrate()
+
+    async def close(self) -> None:
+        await self.db.dispose()

@@ -1,0 +1,233 @@
+"""Tasks in SQL: insert with a reservation, reads, listings, and compare-and-set transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vidgate.clock import utcnow
+from vidgate.models import Status, TaskError, Usage
+from vidgate.records import NewTask, StoredResult, TaskQuery, TaskRecord
+from vidgate.store.base import QuotaShort
+from vidgate.store.sql.concern import SqlConcern
+from vidgate.store.sql.database import Connectionlike
+from vidgate.store.sql.outbox import append_event
+from vidgate.store.sql.rows import result_values, task_from, task_values
+from vidgate.store.sql.tables import api_keys, ledger, tasks
+
+__all__ = ["SqlTasks"]
+
+TASK_OF_OWNER = select(tasks).where(
+    tasks.c.id == bindparam("task_id"), tasks.c.owner_id == bindparam("owner_id")
+)
+INSERT_TASK = insert(tasks)
+INSERT_LEDGER = insert(ledger)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _matching(owner_id: str, query: TaskQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [tasks.c.owner_id == owner_id]
+    if query.status is not None:
+        where.append(tasks.c.status == query.status.value)
+    if query.model is not None:
+        where.append(tasks.c.model == query.model)
+    if query.task_id is not None:
+        where.append(tasks.c.id == query.task_id)
+    if query.created_from is not None:
+        where.append(tasks.c.created_at >= _naive(query.created_from))
+    if query.created_to is not None:
+        where.append(tasks.c.created_at <= _naive(query.created_to))
+    if query.after is not None:
+        where.append(tasks.c.id > query.after if query.ascending else tasks.c.id < query.after)
+    return where
+
+
+class SqlTasks(SqlConcern):
+    async def insert_task(self, task: NewTask) -> tuple[TaskRecord, bool]:
+        try:
+            async with self.db.writing() as conn:
+                existing = await self._by_idempotency(conn, task.owner_id, task.idempotency_key)
+                if existing is not None:
+                    return existing, False
+                await self._reserve(conn, task.owner_id, task.reserved_seconds)
+                await conn.execute(INSERT_TASK, task_values(task))
+                await conn.execute(
+                    INSERT_LEDGER,
+                    {
+                        "key_id": task.owner_id,
+                        "task_id": task.id,
+                        "kind": "reserve",
+                        "phase": "open",
+                        "seconds": task.reserved_seconds,
+                        "created_at": task.created_at,
+                    },
+                )
+                stored = await self._task(conn, task.id)
+                assert stored is not None
+                await append_event(self.db, conn, stored, task.created_at)
+                return stored, True
+        except IntegrityError:
+            if task.idempotency_key is None:
+                raise
+            async with self.db.reading() as conn:
+                existing = await self._by_idempotency(conn, task.owner_id, task.idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+
+    @staticmethod
+    async def _reserve(conn: Connectionlike, owner_id: str, seconds: float) -> None:
+        balance = api_keys.c.quota_seconds - api_keys.c.used_seconds - api_keys.c.reserved_seconds
+        reserved = await conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.id == owner_id,
+                or_(api_keys.c.quota_seconds.is_(None), balance >= seconds),
+            )
+            .values(reserved_seconds=api_keys.c.reserved_seconds + seconds)
+        )
+        if reserved.rowcount != 1:
+            raise QuotaShort
+
+    @staticmethod
+    async def _by_idempotency(
+        conn: Connectionlike, owner_id: str, key: str | None
+    ) -> TaskRecord | None:
+        if key is None:
+            return None
+        result = await conn.execute(
+            select(tasks).where(tasks.c.owner_id == owner_id, tasks.c.idempotency_key == key)
+        )
+        row = result.mappings().first()
+        return None if row is None else task_from(row)
+
+    async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None:
+        async with self.db.reading() as conn:
+            return await self._by_idempotency(conn, owner_id, key)
+
+    async def task(self, task_id: str, owner_id: str | None = None) -> TaskRecord | None:
+        async with self.db.reading() as conn:
+            if owner_id is None:
+                return await self._task(conn, task_id)
+            result = await conn.execute(TASK_OF_OWNER, {"task_id": task_id, "owner_id": owner_id})
+            row = result.mappings().first()
+            return None if row is None else task_from(row)
+
+    async def find_tasks(
+        self, owner_id: str, query: TaskQuery, *, limit: int, offset: int = 0
+    ) -> list[TaskRecord]:
+        order = tasks.c.id.asc() if query.ascending else tasks.c.id.desc()
+        statement = (
+            select(tasks)
+            .where(*_matching(owner_id, query))
+            .order_by(order)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self.db.reading() as conn:
+            return [task_from(row) for row in (await conn.execute(statement)).mappings()]
+
+    async def count_tasks(self, owner_id: str, query: TaskQuery) -> int:
+        statement = select(func.count()).select_from(tasks).where(*_matching(owner_id, query))
+        async with self.db.reading() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    async def transition(
+        self,
+        task_id: str,
+        *,
+        expected: Collection[Status],
+        to: Status,
+        owner_id: str | None = None,
+        worker: str | None = None,
+        error: TaskError | None = None,
+        result: StoredResult | None = None,
+        usage: Usage | None = None,
+        upstream_status: str | None = None,
+        settle_seconds: float | None = None,
+    ) -> TaskRecord | None:
+        if any(status.terminal for status in expected):
+            raise ValueError("a terminal status never changes")
+        now = utcnow()
+        conditions = [tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])]
+        if owner_id is not None:
+            conditions.append(tasks.c.owner_id == owner_id)
+        if worker is not None:
+            conditions.append(tasks.c.lease_owner == worker)
+        changes: dict[str, Any] = {"status": to.value, "updated_at": now}
+        if error is not None:
+            changes["error"] = error.model_dump()
+        if result is not None:
+            changes["result"] = result_values(result)
+        if usage is not None:
+            changes["usage"] = usage.model_dump()
+        if upstream_status is not None:
+            changes["upstream_status"] = upstream_status
+        if to is Status.COMPLETED:
+            changes["progress"] = 100
+        if to.terminal:
+            changes.update(finished_at=now, lease_owner=None, lease_expires_at=None)
+        async with self.db.writing() as conn:
+            updated = await conn.execute(update(tasks).where(*conditions).values(**changes))
+            if updated.rowcount != 1:
+                return None
+            task = await self._task(conn, task_id)
+            assert task is not None
+            if to.terminal:
+                await self._close_reservation(conn, task, settle_seconds, now)
+            await append_event(self.db, conn, task, now)
+            return task
+
+    @staticmethod
+    async def _close_reservation(
+        conn: Connectionlike, task: TaskRecord, settle_seconds: float | None, now: datetime
+    ) -> None:
+        reserved = task.reserved_seconds
+        settle = task.status is Status.COMPLETED
+        used = (settle_seconds if settle_seconds is not None else reserved) if settle else 0.0
+        await conn.execute(
+            INSERT_LEDGER,
+            {
+                "key_id": task.owner_id,
+                "task_id": task.id,
+                "kind": "settle" if settle else "refund",
+                "phase": "close",
+                "seconds": used if settle else reserved,
+                "created_at": now,
+            },
+        )
+        await conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == task.owner_id)
+            .values(
+                reserved_seconds=api_keys.c.reserved_seconds - reserved,
+                used_seconds=api_keys.c.used_seconds + used,
+            )
+        )
+
+    async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
+        now = utcnow()
+        async with self.db.writing() as conn:
+            updated = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.lease_owner == worker,
+                    tasks.c.progress < progress,
+                )
+                .values(progress=progress, updated_at=now)
+            )
+            if updated.rowcount != 1:
+                return False
+            task = await self._task(conn, task_id)
+            assert task is not None
+            await append_event(self.db, conn, task, now)
+            return True
