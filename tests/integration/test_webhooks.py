@@ -125,3 +125,28 @@ def test_every_dialect_accepts_callbacks_and_idempotency_keys(
         assert {p["data"]["task_id"] for p in payloads} == {first, kik_id}
         assert {p["type"] for p in payloads} == {"task.completed"}
         assert len(api.get("/v1/tasks").json()["data"]) == 2
+
+
+def test_a_late_delivery_carries_the_task_as_it_was_at_its_event(
+    hooked: RunningGateway, receiver: Receiver
+) -> None:
+    receiver.down = True
+    with hooked.client(hooked.make_key()) as api:
+        secret = api.get("/v1/account").json()["webhook_secret"]
+        body = {
+            **SMALL,
+            "callback_url": receiver.url,
+            "webhook_events": ["task.queued", "task.processing", "task.completed"],
+        }
+        task_id = api.post("/v1/tasks", json=body).json()["task_id"]
+        assert wait_terminal(api, task_id)["status"] == "completed"
+        receiver.down = False
+        deliveries = receiver.wait_for(3)
+    payloads = {
+        p["type"]: p for p in (Webhook(secret).verify(d.body, d.headers) for d in deliveries)
+    }
+    assert payloads["task.queued"]["data"]["status"] == "queued"
+    assert payloads["task.queued"]["data"].get("result") is None
+    assert payloads["task.processing"]["data"]["status"] == "processing"
+    assert payloads["task.completed"]["data"]["status"] == "completed"
+    assert payloads["task.completed"]["data"]["result"]["video_url"]
