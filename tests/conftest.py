@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from PIL import Image
 
+from vidgate.runtime import Runtime
 from vidgate.server.app import create_app
 from vidgate.service.keys import create_key
 from vidgate.settings import Settings
@@ -39,6 +41,7 @@ class RunningGateway:
     settings: Settings
     server: uvicorn.Server
     thread: threading.Thread
+    app: FastAPI
 
     @property
     def url(self) -> str:
@@ -59,6 +62,12 @@ class RunningGateway:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
+    @property
+    def runtime(self) -> Runtime:
+        """The gateway's assembled parts, for tests that move its clock."""
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
@@ -76,9 +85,8 @@ def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
     }
     values.update(overrides)
     settings = Settings(**values)
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -87,7 +95,7 @@ def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("gateway did not start")
         time.sleep(0.02)
-    return RunningGateway(settings, server, thread)
+    return RunningGateway(settings, server, thread, app)
 
 
 @pytest.fixture

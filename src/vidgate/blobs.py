@@ -9,16 +9,19 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from vidgate.errors import VidgateError
 
 __all__ = ["BlobStore", "SignatureError", "SignedUrl", "load_secret"]
 
 MEDIA_PREFIX = "/v1/media/"
 
 
-class SignatureError(Exception):
+class SignatureError(VidgateError):
     """A media URL whose signature is bad or altered (`expired` False) or out of date."""
 
     def __init__(self, message: str, *, expired: bool = False) -> None:
@@ -48,7 +51,15 @@ def load_secret(data_dir: Path, configured: str | None) -> bytes:
 class BlobStore:
     """Files kept by id under one directory, written atomically."""
 
-    def __init__(self, root: Path, secret: bytes, base_url: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        secret: bytes,
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``clock`` is the time signed URLs are made and checked by, in epoch seconds."""
+        self.clock = clock
         self.root = root
         self.secret = secret
         self.base_url = base_url.rstrip("/")
@@ -102,7 +113,7 @@ class BlobStore:
 
     def sign(self, name: str, ttl: int, now: float | None = None) -> SignedUrl:
         """An absolute URL for `name` (a blob id with extension) that expires after `ttl` s."""
-        expires = int((now if now is not None else time.time()) + ttl)
+        expires = int((now if now is not None else self.clock()) + ttl)
         query = urlencode({"expires": expires, "signature": self._signature(name, expires)})
         return SignedUrl(f"{self.base_url}{MEDIA_PREFIX}{name}?{query}", expires)
 
@@ -113,7 +124,7 @@ class BlobStore:
         expected = self._signature(name, int(expires))
         if not hmac.compare_digest(expected, signature):
             raise SignatureError("The media URL's signature does not match.")
-        if int(expires) < time.time():
+        if int(expires) < self.clock():
             raise SignatureError(
                 "The media URL has expired; fetch the task again for a fresh URL.", expired=True
             )

@@ -10,12 +10,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vidgate.errors import VidgateError
+
 __all__ = ["ConfigError", "ProviderConfig", "ProvidersFile", "load_providers"]
 
 ProviderKind = Literal["local", "dashscope", "openai", "relay"]
 
 
-class ConfigError(Exception):
+class ConfigError(VidgateError):
     """The providers file cannot be used; the message names the file and the field."""
 
 

@@ -11,6 +11,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from vidgate.errors import VidgateError
+
 __all__ = ["BlockedAddress", "GuardedFetcher", "Network", "check_address"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -18,7 +20,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_REDIRECTS = 5
 
 
-class BlockedAddress(Exception):
+class BlockedAddress(VidgateError):
     """The URL leads somewhere the gateway may not reach."""
 
 

@@ -5,7 +5,6 @@ This is the only place that signs blob URLs.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +30,7 @@ class Presenter:
         """A signed URL for a blob; URLs signed within one short window are identical, so
         clients and caches see one URL per task rather than a new one per read."""
         bucket = max(1, min(MAX_SIGNING_BUCKET, self.url_ttl // 24))
-        now = time.time() // bucket * bucket
+        now = self.blobs.clock() // bucket * bucket
         return self.blobs.sign(blob, self.url_ttl, now=now)
 
     def public_url(self, blob: str) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidgate.errors import VidgateError
+
 __all__ = ["ProgressCallback", "RenderCancelled", "RenderInfo", "RenderSpec", "StopCheck"]
 
 ProgressCallback = Callable[[int], None]
@@ -16,7 +18,7 @@ StopCheck = Callable[[], bool]
 """Returns True once the render should stop; the renderer then raises RenderCancelled."""
 
 
-class RenderCancelled(Exception):
+class RenderCancelled(VidgateError):
     """The render was stopped before it finished."""
 
 
