@@ -68,16 +68,23 @@ class Scenario:
     description: str
     poll_interval: int
     timeout: int
-    typical_time: str
+    typical_seconds: tuple[int, int]
+    """How long such a job usually takes: (fastest, slowest) in seconds."""
+
+    @property
+    def typical_time(self) -> str:
+        """The typical time as seed 000's table writes it, such as ``1-3 min``."""
+        low, high = (seconds // 60 for seconds in self.typical_seconds)
+        return f"{low}-{high} min"
 
 
 SCENARIOS = (
-    Scenario((Mode.T2V, Mode.I2V), "5s, 720P", 10, 300, "1-3 min"),
-    Scenario((Mode.T2V, Mode.I2V), "10-15s, 720P", 15, 600, "3-6 min"),
-    Scenario((Mode.T2V, Mode.I2V), "10-15s, 1080P, multi-shot", 20, 900, "5-10 min"),
-    Scenario((Mode.KF2V,), "5s", 10, 300, "1-3 min"),
-    Scenario((Mode.R2V,), "2-10s, multi-character", 15, 600, "2-5 min"),
-    Scenario((Mode.VACE,), "any function", 10, 300, "1-4 min"),
+    Scenario((Mode.T2V, Mode.I2V), "5s, 720P", 10, 300, (60, 180)),
+    Scenario((Mode.T2V, Mode.I2V), "10-15s, 720P", 15, 600, (180, 360)),
+    Scenario((Mode.T2V, Mode.I2V), "10-15s, 1080P, multi-shot", 20, 900, (300, 600)),
+    Scenario((Mode.KF2V,), "5s", 10, 300, (60, 180)),
+    Scenario((Mode.R2V,), "2-10s, multi-character", 15, 600, (120, 300)),
+    Scenario((Mode.VACE,), "any function", 10, 300, (60, 240)),
 )
 
 

@@ -13,14 +13,10 @@ ELAPSED_FRACTION = 0.1
 """Poll no more often than every 10% of the time already spent, which bounds detection lag."""
 
 
-def _minutes(text: str) -> tuple[float, float]:
-    low, _, high = text.removesuffix(" min").partition("-")
-    return float(low) * 60, float(high or low) * 60
-
-
 def expected_window(mode: str, duration: int, resolution: str) -> tuple[float, float]:
     """Seed 000's typical time for such a job, in seconds (low, high)."""
-    return _minutes(scenario_for(Mode(mode), duration, resolution).typical_time)
+    low, high = scenario_for(Mode(mode), duration, resolution).typical_seconds
+    return float(low), float(high)
 
 
 def next_poll_delay(
