@@ -41,7 +41,7 @@ signature); a figure that misses its target is reported as MISS, not as an error
     .venv/bin/python bench/push.py [--waiters 10000] [--sse-share 0.5] [--load-procs 2]
         [--hold 20] [--cancel-concurrency 8] [--cancel-rate 0] [--webhooks 200] [--webhook-rate 20]
         [--webhook-renders 10] [--duration 5] [--rounds 2]
-        [--only waiters,webhooks,idempotency] [--json PATH]
+        [--only waiters,webhooks,idempotency] [--max-seconds 900] [--json PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -54,38 +54,44 @@ import json
 import math
 import os
 import random
-import re
-import resource
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
 
-from push_support import (
+from harness import (
     HOST,
-    LONG_POLL_WAIT,
+    Column,
+    Connection,
+    Gateway,
+    LoadResult,
+    Process,
+    Processes,
     Reply,
+    bounded,
+    cpu_count,
     epoch,
     fan_out,
+    free_port,
+    load_average,
+    parse_with_quick,
     percentile,
     process_cpu_seconds,
+    process_memory_kib,
+    raise_fd_limit,
     request_bytes,
     run_async,
-    submit_then_cancel,
+    table,
+    verdict,
+    wait_http,
 )
+from push_support import LONG_POLL_WAIT
 
-ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = Path(__file__).resolve().parent / "push_support.py"
 TASK_BODY: dict[str, Any] = {
     "prompt": "A cat running across a meadow",
@@ -96,48 +102,26 @@ TOLD_WITHIN_S = 1.0
 RSS_TARGET_MB = 500.0
 WEBHOOK_P95_TARGET_MS = 200.0
 SUBMITS_REFERENCE = 300.0
-START_TIMEOUT = 60.0
 STARVED = 0.25
 PHASES = ("waiters", "webhooks", "idempotency")
+QUICK = {
+    "waiters": 200,
+    "hold": 2.0,
+    "webhooks": 20,
+    "webhook_renders": 1,
+    "duration": 1.0,
+    "warmup": 0.5,
+    "rounds": 1,
+}
 
 
 # --------------------------------------------------------------------------------------------
-# processes and what they use
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env.pop("XDG_DATA_HOME", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-def raise_fd_limit(wanted: int) -> int:
-    """Raise our soft RLIMIT_NOFILE (the gateway inherits it); returns the limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    return soft
+# what the gateway uses
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of a process in MB (10^6 bytes), from /proc/PID/status."""
-    found: dict[str, float] = {}
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                found[name] = int(value.split()[0]) * 1024 / 1e6
-    return found
+    """VmRSS and VmHWM of a process in MB (10^6 bytes)."""
+    return {name: kib * 1024 / 1e6 for name, kib in process_memory_kib(pid).items()}
 
 
 def cpu_share(pid: int, seconds: float) -> float:
@@ -191,165 +175,70 @@ def sched_note(label: str, shares: tuple[float, float, float, float]) -> str:
     )
 
 
-@dataclass
-class Gateway:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    key: str
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def client(self) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
-@dataclass
-class Procs:
-    """Every subprocess started, stopped (SIGTERM, then SIGKILL) on exit whatever happens."""
-
-    workdir: Path
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def __enter__(self) -> Procs:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for process in reversed(self.started):
-            self.stop(process)
-
-    def log(self, name: str) -> Path:
-        return self.workdir / f"{name}.log"
-
-    def tail(self, name: str, lines: int = 30) -> str:
-        try:
-            text = self.log(name).read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def logged_errors(self, name: str) -> list[str]:
-        """The exceptions a process logged, counted by the last line of their tracebacks."""
-        try:
-            text = self.log(name).read_text(errors="replace")
-        except OSError:
-            return []
-        found: Counter[str] = Counter()
-        for line in text.splitlines():
-            if re.match(r"^[\w.]+(Error|Exception)\b.*: ", line):
-                found[line[:160]] += 1
-        return [f"{name} logged {n} x {line}" for line, n in found.most_common(5)]
-
-    def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        with open(self.log(name), "wb") as out:
-            process = subprocess.Popen(
-                list(argv),
-                cwd=ROOT,
-                env=dict(env if env is not None else clean_env({})),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.started.append(process)
-        return process
-
-    def helper(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
-        """`python bench/push_support.py ARGV...` in its own process."""
-        return self.start(name, [sys.executable, str(SUPPORT), *argv])
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        if process in self.started:
-            self.started.remove(process)
-
-    def gateway(self, name: str, *, run_engine: bool) -> Gateway:
-        """A key, then `vidgate serve --no-access-log` on its own data dir, ready to answer."""
-        port = free_port()
-        env = clean_env(
-            {
-                "VIDGATE_DATA_DIR": str(self.workdir / name),
-                "VIDGATE_HOST": HOST,
-                "VIDGATE_PORT": str(port),
-                "VIDGATE_RUN_ENGINE": "true" if run_engine else "false",
-                "VIDGATE_ALLOW_NETWORKS": "127.0.0.0/8",
-            }
-        )
-        cli = [sys.executable, "-m", "vidgate.cli.main"]
-        made = subprocess.run(
-            [*cli, "keys", "create", "--name", "bench"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if made.returncode != 0:
-            raise RuntimeError(f"keys create failed:\n{made.stderr}")
-        serve = [*cli, "serve", "--no-access-log", "--log-level", "warning"]
-        gateway = Gateway(name, self.start(name, serve, env), port, made.stdout.strip())
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if gateway.process.poll() is not None:
-                raise RuntimeError(f"{name} exited at start:\n{self.tail(name)}")
-            try:
-                if httpx.get(gateway.url + "/healthz", timeout=2).status_code == 200:
-                    return gateway
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start:\n{self.tail(name)}")
-            time.sleep(0.05)
-
-
 # --------------------------------------------------------------------------------------------
 # requests
+
+
+def submit_request(gateway: Gateway, body: Mapping[str, Any]) -> bytes:
+    return request_bytes(
+        "POST", "/v1/tasks", gateway.port, [gateway.auth], json.dumps(body).encode()
+    )
 
 
 def submit_tasks(
     gateway: Gateway, count: int, body: Mapping[str, Any], concurrency: int
 ) -> tuple[list[str], float]:
     """Submit `count` tasks; returns their ids in order and the submits per second."""
-    auth = [("Authorization", f"Bearer {gateway.key}")]
-    request = request_bytes("POST", "/v1/tasks", gateway.port, auth, json.dumps(body).encode())
+    request = submit_request(gateway, body)
+
+    async def submit(conn: Connection, _index: int) -> Reply:
+        return await conn.request(request)
+
     started = time.monotonic()
-    replies = run_async(
-        fan_out(gateway.port, range(count), lambda _: request, concurrency=concurrency)
-    )
+    replies = run_async(fan_out(gateway.port, range(count), submit, concurrency=concurrency))
     elapsed = time.monotonic() - started
     bad = [r for r in replies if r.status != 202]
-    if bad or len(replies) != count:
-        detail = bad[0].body[:300] if bad else b""
-        raise RuntimeError(f"{len(bad)} of {count} submits failed: {detail!r}")
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {count} submits failed: {bad[0].body[:300]!r}")
     return [json.loads(r.body)["task_id"] for r in replies], count / elapsed
+
+
+def cancel_request(gateway: Gateway, task_id: str) -> bytes:
+    path = f"/v1/tasks/{task_id}/cancel"
+    return request_bytes("POST", path, gateway.port, [gateway.auth], b"")
 
 
 def cancel_tasks(
     gateway: Gateway, task_ids: Sequence[str], concurrency: int, rate: float = 0.0
 ) -> tuple[list[Reply], float]:
     """`POST /v1/tasks/{id}/cancel` for each task; the replies in order, and cancels per second."""
-    auth = [("Authorization", f"Bearer {gateway.key}")]
 
-    def make(task_id: str) -> bytes:
-        return request_bytes("POST", f"/v1/tasks/{task_id}/cancel", gateway.port, auth, b"")
+    async def cancel(conn: Connection, task_id: str) -> Reply:
+        return await conn.request(cancel_request(gateway, task_id))
 
     started = time.monotonic()
-    replies = run_async(fan_out(gateway.port, task_ids, make, concurrency=concurrency, rate=rate))
+    replies = run_async(fan_out(gateway.port, task_ids, cancel, concurrency=concurrency, rate=rate))
     return replies, len(task_ids) / (time.monotonic() - started)
+
+
+def submit_then_cancel(
+    gateway: Gateway, body: Mapping[str, Any], count: int, *, rate: float, concurrency: int
+) -> list[tuple[Reply, Reply | None]]:
+    """`count` times: submit a task, then cancel it at once; the i-th pair starts at i / rate.
+
+    Returns (submit reply, cancel reply or None when the submit failed) per pair, in order.
+    """
+    submit = submit_request(gateway, body)
+
+    async def pair(conn: Connection, _index: int) -> tuple[Reply, Reply | None]:
+        created = await conn.request(submit)
+        if created.status != 202:
+            return created, None
+        task_id = json.loads(created.body)["task_id"]
+        return created, await conn.request(cancel_request(gateway, task_id))
+
+    work = fan_out(gateway.port, range(count), pair, concurrency=concurrency, rate=rate)
+    return run_async(work)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,6 +272,9 @@ class Lags:
             f"{x:.0f}" for x in (self.ms(0.5), self.ms(0.95), self.ms(0.99), self.max_ms)
         )
 
+    def triple(self) -> str:
+        return "/".join(f"{x:.0f}" for x in (self.ms(0.5), self.ms(0.95), self.max_ms))
+
     def summary(self) -> str:
         if not self.values:
             return "none"
@@ -400,6 +292,11 @@ class Lags:
         }
 
 
+def lag_figures(**lags: Lags) -> dict[str, dict[str, float]]:
+    """`lag_NAME` figures for --json, one per named set of lags."""
+    return {f"lag_{name}": values.figures() for name, values in lags.items()}
+
+
 @dataclass
 class Row:
     figure: str
@@ -408,14 +305,19 @@ class Row:
     ratio: float | None = None
     passed: bool | None = None
 
-    def line(self) -> str:
+    def cells(self) -> list[str]:
         ratio = "" if self.ratio is None or math.isnan(self.ratio) else f"{self.ratio:.3f}"
-        verdict = "" if self.passed is None else ("PASS" if self.passed else "MISS")
-        return f"{self.figure:<50} {self.measured:>19} {self.target:>13} {ratio:>7} {verdict:>4}"
+        passed = "" if self.passed is None else verdict(self.passed)
+        return [self.figure, self.measured, self.target, ratio, passed]
 
 
-def header() -> str:
-    return f"{'figure':<50} {'measured':>19} {'target':>13} {'ratio':>7} {'':>4}"
+COLUMNS = (
+    Column("figure", 50, "<"),
+    Column("measured", 19),
+    Column("target", 13),
+    Column("ratio", 7),
+    Column("", 4),
+)
 
 
 @dataclass
@@ -471,48 +373,50 @@ def spread(items: Sequence[tuple[str, str]], parts: int) -> list[list[tuple[str,
 class Load:
     """One waiter load process and its files."""
 
-    name: str
-    process: subprocess.Popen[bytes]
+    process: Process
     ready: Path
     out: Path
 
 
 def start_loads(
-    args: argparse.Namespace, procs: Procs, gateway: Gateway, parts: list[list[tuple[str, str]]]
+    args: argparse.Namespace,
+    processes: Processes,
+    gateway: Gateway,
+    parts: list[list[tuple[str, str]]],
 ) -> list[Load]:
     loads = []
+    workdir = processes.workdir
     for index, part in enumerate(parts):
         name = f"waiters-{index}"
-        tasks_file = procs.workdir / f"{name}.tasks.json"
+        tasks_file = workdir / f"{name}.tasks.json"
         tasks_file.write_text(json.dumps(part))
-        ready, out = procs.workdir / f"{name}.ready.json", procs.workdir / f"{name}.out.json"
-        process = procs.helper(
+        ready, out = workdir / f"{name}.ready.json", workdir / f"{name}.out.json"
+        process = processes.helper(
             name,
+            SUPPORT,
             "waiters",
             *("--port", str(gateway.port), "--key", gateway.key, "--tasks", str(tasks_file)),
             *("--ready", str(ready), "--out", str(out)),
             *("--open-concurrency", str(args.open_concurrency)),
         )
-        loads.append(Load(name, process, ready, out))
+        loads.append(Load(process, ready, out))
     return loads
 
 
-def wait_open(args: argparse.Namespace, procs: Procs, gateway: Gateway, loads: list[Load]) -> str:
+def wait_open(args: argparse.Namespace, gateway: Gateway, loads: list[Load]) -> str:
     """Wait until every load process has its waiters open; an error message if they did not."""
     deadline = time.monotonic() + args.open_timeout
     while not all(load.ready.exists() for load in loads):
-        for load in loads:
-            if load.process.poll() is not None:
-                raise RuntimeError(f"{load.name} exited while opening:\n{procs.tail(load.name)}")
-        if gateway.process.poll() is not None:
-            raise RuntimeError(f"the gateway exited:\n{procs.tail(gateway.name)}")
+        for process in [load.process for load in loads] + [gateway]:
+            if not process.running():
+                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
         if time.monotonic() > deadline:
             return f"waiters not all open after {args.open_timeout:g} s: cancelled anyway"
         time.sleep(0.1)
     return ""
 
 
-def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Report:
+def run_waiters(args: argparse.Namespace, processes: Processes, gateway: Gateway) -> Report:
     report = Report()
     n = args.waiters
     print(f"[waiters] submitting {n} tasks over {args.submit_concurrency} connections...")
@@ -526,8 +430,8 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
         f"{n - n_sse} long-polls from {len(parts)} load processes..."
     )
     opening = time.monotonic()
-    loads = start_loads(args, procs, gateway, parts)
-    late = wait_open(args, procs, gateway, loads)
+    loads = start_loads(args, processes, gateway, parts)
+    late = wait_open(args, gateway, loads)
     if late:
         report.errors.append(late)
     open_seconds = time.monotonic() - opening
@@ -564,10 +468,8 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
     print(f"[waiters] cancelled at {cancel_rate:.0f}/s; waiting for the waiters to be told...")
     done_by = time.monotonic() + args.done_timeout
     for load in loads:
-        try:
-            load.process.wait(timeout=max(0.1, done_by - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            procs.stop(load.process, timeout=30)
+        if not load.process.wait(max(0.1, done_by - time.monotonic())):
+            processes.stop(load.process, timeout=30)
     shares = Sched.of(gateway.pid).since(sched_before)
     rss_peak = memory_mb(gateway.pid)["VmHWM"]
 
@@ -577,9 +479,9 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
     untold: Counter[str] = Counter()
     for load in loads:
         if not load.out.exists():
-            raise RuntimeError(f"{load.name} wrote no results:\n{procs.tail(load.name)}")
+            raise RuntimeError(f"{load.process.name} wrote no results:\n{load.process.log_tail()}")
         result = json.loads(load.out.read_text())
-        report.errors.extend(f"{load.name}: {e}" for e in result["errors"])
+        report.errors.extend(f"{load.process.name}: {e}" for e in result["errors"])
         for record in result["records"]:
             repolls += max(0, record["polls"] - 1)
             if record["error"] or not record["seen_at"] or not record["finished_at"]:
@@ -594,10 +496,11 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
         report.errors.append(f"{count} waiters not told: {reason}")
     if mismatched:
         report.errors.append(f"{mismatched} waiters were told another finished_at than the cancel")
-    report.errors += procs.logged_errors(gateway.name)
+    report.errors += gateway.logged_errors()
 
     every = Lags(lags["sse"] + lags["poll"], n)
     sse, poll = Lags(lags["sse"], n_sse), Lags(lags["poll"], n - n_sse)
+    after = Lags(after_answer, n)
     within = every.within(TOLD_WITHIN_S)
     report.rows.append(
         Row(
@@ -640,7 +543,7 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
     )
     report.notes.append(
         f"waiter lag from finished_at: {every.summary()}; from the cancel's answer arriving "
-        f"instead: {Lags(after_answer, n).summary()}; long-polls asked again {repolls} times "
+        f"instead: {after.summary()}; long-polls asked again {repolls} times "
         f"(wait={LONG_POLL_WAIT} ran out)"
     )
     report.starvation("waiters, from the first cancel to the last waiter told", shares)
@@ -649,10 +552,7 @@ def run_waiters(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Rep
         sse=n_sse,
         long_polls=n - n_sse,
         told_within_1s=within,
-        lag_all=every.figures(),
-        lag_sse=sse.figures(),
-        lag_long_poll=poll.figures(),
-        lag_after_cancel_answer=Lags(after_answer, n).figures(),
+        **lag_figures(all=every, sse=sse, long_poll=poll, after_cancel_answer=after),
         rss_mb={"before": rss_before, "open": rss_open, "peak": rss_peak},
         idle_cpu=idle_cpu,
         submit_per_s=submit_rate,
@@ -675,19 +575,14 @@ def standard_signature(secret: str, message_id: str, timestamp: str, body: bytes
     return "v1," + base64.b64encode(digest.digest()).decode()
 
 
-def start_receiver(procs: Procs) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_receiver(processes: Processes) -> tuple[Process, Path]:
+    """The webhook receiver, once it answers; and the file it writes what it received to."""
     port = free_port()
-    received = procs.workdir / "received.json"
-    receiver = procs.helper("receiver", "receiver", "--port", str(port), "--out", str(received))
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            httpx.get(f"http://{HOST}:{port}/count", timeout=2).raise_for_status()
-            return receiver, port, received
-        except httpx.HTTPError:
-            if receiver.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"receiver did not start:\n{procs.tail('receiver')}") from None
-            time.sleep(0.05)
+    received = processes.workdir / "received.json"
+    argv = ["receiver", "--port", str(port), "--out", str(received)]
+    receiver = processes.helper("receiver", SUPPORT, *argv, port=port)
+    wait_http(receiver, "/count")
+    return receiver, received
 
 
 def wait_count(port: int, wanted: int, timeout: float) -> int:
@@ -700,10 +595,18 @@ def wait_count(port: int, wanted: int, timeout: float) -> int:
         time.sleep(0.1)
 
 
-def run_webhooks(args: argparse.Namespace, procs: Procs) -> Report:
+def webhook_row(figure: str, lags: Lags, all_told: bool) -> Row:
+    """A row for a webhook lag p95 against its target."""
+    p95 = lags.ms(0.95)
+    ratio = p95 / WEBHOOK_P95_TARGET_MS
+    return Row(figure, f"{p95:.0f}", "< 200", ratio, p95 < WEBHOOK_P95_TARGET_MS and all_told)
+
+
+def run_webhooks(args: argparse.Namespace, processes: Processes) -> Report:
     report = Report()
-    gateway = procs.gateway("gateway-webhooks", run_engine=True)
-    receiver, port, received_file = start_receiver(procs)
+    gateway = processes.gateway("gateway-webhooks", run_engine=True, allow_loopback=True)
+    receiver, received_file = start_receiver(processes)
+    port = receiver.port
     with gateway.client() as client:
         secret = client.get("/v1/account").raise_for_status().json()["webhook_secret"]
     body = {**TASK_BODY, "callback_url": f"http://{HOST}:{port}/hook"}
@@ -718,16 +621,7 @@ def run_webhooks(args: argparse.Namespace, procs: Procs) -> Report:
     # 2. Submitted and cancelled at once, pair after pair, at a steady rate.
     print(f"[webhooks] submitting and cancelling {each} tasks at {args.webhook_rate:g}/s...")
     started = time.monotonic()
-    pairs = run_async(
-        submit_then_cancel(
-            gateway.port,
-            gateway.key,
-            json.dumps(body).encode(),
-            each,
-            rate=args.webhook_rate,
-            concurrency=4,
-        )
-    )
+    pairs = submit_then_cancel(gateway, body, each, rate=args.webhook_rate, concurrency=4)
     paced_rate = each / (time.monotonic() - started)
     paced_ids = {
         json.loads(created.body)["task_id"] for created, _ in pairs if created.status == 202
@@ -747,9 +641,9 @@ def run_webhooks(args: argparse.Namespace, procs: Procs) -> Report:
     wait_count(port, expected, args.webhook_timeout)
     time.sleep(0.5)  # room for duplicates, which would show below
     shares = Sched.of(gateway.pid).since(sched_before)
-    procs.stop(receiver)
-    procs.stop(gateway.process)
-    report.errors += procs.logged_errors(gateway.name)
+    processes.stop(receiver)
+    processes.stop(gateway)
+    report.errors += gateway.logged_errors()
 
     seen: set[str] = set()
     duplicates = bad = 0
@@ -791,42 +685,17 @@ def run_webhooks(args: argparse.Namespace, procs: Procs) -> Report:
     steady = Lags(steady_values, renders + len(paced_ids))
     burst_lags = Lags(groups["cancelled, burst"], len(burst_ids))
     all_told = len(seen) == expected
-    report.rows.append(
-        Row(
-            f"webhook lag p95 ms, steady: rendered + {args.webhook_rate:g}/s",
-            f"{steady.ms(0.95):.0f}",
-            "< 200",
-            steady.ms(0.95) / WEBHOOK_P95_TARGET_MS,
-            steady.ms(0.95) < WEBHOOK_P95_TARGET_MS and all_told,
-        )
-    )
+    steady_figure = f"webhook lag p95 ms, steady: rendered + {args.webhook_rate:g}/s"
+    report.rows.append(webhook_row(steady_figure, steady, all_told))
     for label in ("completed (rendered)", paced_label):
         lags = Lags(groups[label], len(groups[label]))
         if lags.values:
-            report.rows.append(
-                Row(
-                    f"  {label} (n={len(lags.values)}) p50/p95/max ms",
-                    f"{lags.ms(0.5):.0f}/{lags.ms(0.95):.0f}/{lags.max_ms:.0f}",
-                    "",
-                )
-            )
+            figure = f"  {label} (n={len(lags.values)}) p50/p95/max ms"
+            report.rows.append(Row(figure, lags.triple(), ""))
     if burst_lags.values:
-        report.rows.append(
-            Row(
-                f"webhook lag p95 ms, burst of {len(burst_ids)} cancels (stress)",
-                f"{burst_lags.ms(0.95):.0f}",
-                "< 200",
-                burst_lags.ms(0.95) / WEBHOOK_P95_TARGET_MS,
-                burst_lags.ms(0.95) < WEBHOOK_P95_TARGET_MS and all_told,
-            )
-        )
-        report.rows.append(
-            Row(
-                "  p50/p95/max ms",
-                f"{burst_lags.ms(0.5):.0f}/{burst_lags.ms(0.95):.0f}/{burst_lags.max_ms:.0f}",
-                "",
-            )
-        )
+        burst_figure = f"webhook lag p95 ms, burst of {len(burst_ids)} cancels (stress)"
+        report.rows.append(webhook_row(burst_figure, burst_lags, all_told))
+        report.rows.append(Row("  p50/p95/max ms", burst_lags.triple(), ""))
     report.notes.append(
         f"webhooks: {len(seen)} of {expected} delivered, lag of all {every.summary()}; "
         f"submit+cancel pairs at {paced_rate:.0f}/s "
@@ -835,17 +704,15 @@ def run_webhooks(args: argparse.Namespace, procs: Procs) -> Report:
         f"their cancel; {duplicates} duplicate deliveries; {bad} bad signatures"
     )
     report.starvation("webhooks, from the first submit to the last delivery", shares)
-    report.figures.update(
-        expected=expected,
-        delivered=len(seen),
-        duplicates=duplicates,
-        bad_signatures=bad,
-        lag_all=every.figures(),
-        lag_steady=steady.figures(),
-        lag_burst=burst_lags.figures(),
-        groups={label: Lags(v, len(v)).figures() for label, v in groups.items() if v},
-        cancel_per_s={"paced": paced_rate, "burst": burst_rate},
-    )
+    report.figures |= {
+        "expected": expected,
+        "delivered": len(seen),
+        "duplicates": duplicates,
+        "bad_signatures": bad,
+        **lag_figures(all=every, steady=steady, burst=burst_lags),
+        "groups": {label: Lags(v, len(v)).figures() for label, v in groups.items() if v},
+        "cancel_per_s": {"paced": paced_rate, "burst": burst_rate},
+    }
     return report
 
 
@@ -875,14 +742,14 @@ class Submits:
         """Gateway CPU (all threads) per answered submit: steadier than the rate on a busy box."""
         return self.cpu_seconds / self.answered * 1000 if self.answered else math.nan
 
-    def add(self, one: Mapping[str, Any]) -> None:
-        self.answered += one["statuses_window"].get("202", 0)
-        self.seconds += one["seconds"]
-        self.p50_ms.append(one["p50_ms"])
-        self.p99_ms.append(one["p99_ms"])
-        self.server_cpu.append(one["server_cpu"])
-        self.cpu_seconds += one["server_cpu"] * one["seconds"]
-        self.statuses.update(one["statuses_total"])
+    def add(self, one: LoadResult) -> None:
+        self.answered += one.count(202)
+        self.seconds += one.seconds
+        self.p50_ms.append(percentile(one.latencies, 0.50) * 1000)
+        self.p99_ms.append(percentile(one.latencies, 0.99) * 1000)
+        self.server_cpu.append(one.server_cpu)
+        self.cpu_seconds += one.server_cpu * one.seconds
+        self.statuses.update(one.statuses_total)
 
     def describe(self) -> str:
         return (
@@ -893,32 +760,36 @@ class Submits:
         )
 
 
-def submit_load(args: argparse.Namespace, gateway: Gateway, body_file: Path, mode: str) -> Any:
-    """One run of the submit load generator (its own process); its JSON result."""
-    argv = [
-        *(sys.executable, str(SUPPORT), "submits", "--mode", mode, "--body-file", str(body_file)),
-        *("--port", str(gateway.port), "--key", gateway.key, "--server-pid", str(gateway.pid)),
-        *("--concurrency", str(args.submit_concurrency)),
-        *("--duration", str(args.duration), "--warmup", str(args.warmup)),
-    ]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=clean_env({}),
-        capture_output=True,
-        text=True,
-        timeout=args.warmup + args.duration + 120,
-        check=False,
+def submit_load(
+    args: argparse.Namespace, processes: Processes, gateway: Gateway, mode: str
+) -> LoadResult:
+    """One run of the submit load: no `Idempotency-Key`, a unique one per request, or a replayed
+    one (its first request, alone, creates the task)."""
+    body = json.dumps(TASK_BODY).encode()
+    headers = [gateway.auth]
+    tag = f"{os.getpid()}-{time.time_ns()}"
+    if mode == "replay":
+        headers.append(("Idempotency-Key", f"bench-replay-{tag}"))
+        request = request_bytes("POST", "/v1/tasks", gateway.port, headers, body)
+        first = run_async(Connection(gateway.port).request(request))
+        if first.status != 202:
+            raise RuntimeError(f"first replay submit answered {first.status}: {first.body!r}")
+    return processes.run_load(
+        gateway,
+        method="POST",
+        path="/v1/tasks",
+        headers=headers,
+        body=body,
+        concurrency=args.submit_concurrency,
+        duration=args.duration,
+        warmup=args.warmup,
+        sequence_header=("Idempotency-Key", f"bench-{tag}-") if mode == "unique" else None,
+        count_tasks=True,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"submit load ({mode}) failed:\n{done.stderr}")
-    return json.loads(done.stdout)
 
 
-def run_idempotency(args: argparse.Namespace, procs: Procs, gateway: Gateway) -> Report:
+def run_idempotency(args: argparse.Namespace, processes: Processes, gateway: Gateway) -> Report:
     report = Report()
-    body_file = procs.workdir / "submit-body.json"
-    body_file.write_text(json.dumps(TASK_BODY))
     runs = {mode: Submits(mode) for mode in ("none", "unique", "replay")}
     sched_before = Sched.of(gateway.pid)
     # ABBA order (none, unique, unique, none, ...): a drift over time, as the store grows,
@@ -926,10 +797,10 @@ def run_idempotency(args: argparse.Namespace, procs: Procs, gateway: Gateway) ->
     pairs = [("none", "unique") if r % 2 == 0 else ("unique", "none") for r in range(args.rounds)]
     for mode in [m for pair in pairs for m in pair] + ["replay"]:
         print(f"[idempotency] {mode}: {args.warmup:g} s warm-up + {args.duration:g} s...")
-        one = submit_load(args, gateway, body_file, mode)
+        one = submit_load(args, processes, gateway, mode)
         runs[mode].add(one)
-        if mode == "replay" and one["distinct_tasks"] != 1:
-            report.errors.append(f"replays answered {one['distinct_tasks']} tasks, not 1")
+        if mode == "replay" and one.distinct_tasks != 1:
+            report.errors.append(f"replays answered {one.distinct_tasks} tasks, not 1")
     shares = Sched.of(gateway.pid).since(sched_before)
     for run in runs.values():
         report.errors += [
@@ -1011,7 +882,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--only", default=",".join(PHASES), help="comma-separated phases to run")
     add("--max-seconds", type=int, default=900, help="give up (and clean up) after this")
     add("--json", type=Path, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
+    args = parse_with_quick(parser, QUICK, argv)
     args.phases = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(args.phases) - set(PHASES)
     if unknown:
@@ -1023,61 +894,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    if signum == signal.SIGALRM:
-        raise TimeoutError("the benchmark ran past --max-seconds")
-    sys.exit(128 + signum)
-
-
-@contextmanager
-def bounded(seconds: int) -> Iterator[None]:
-    """SIGTERM and --max-seconds unwind through `finally`, so every subprocess is stopped."""
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGALRM, _on_signal)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-
-
-def load_average() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     fd_limit = raise_fd_limit(args.waiters + 1024)
     if "waiters" in args.phases and fd_limit < args.waiters + 512:
         print(f"RLIMIT_NOFILE is {fd_limit}: too low for {args.waiters} waiters", file=sys.stderr)
         return 2
-    cores = len(os.sched_getaffinity(0))
+    cores = cpu_count()
     print(
         f"vidgate push benchmark: {cores} cores, load average {load_average()} (1/5/15 min), "
         f"fd limit {fd_limit}, 127.0.0.1; task {json.dumps(TASK_BODY)}"
     )
     reports: dict[str, Report] = {}
-    with (
-        bounded(args.max_seconds),
-        tempfile.TemporaryDirectory(prefix="vidgate-bench-push-") as tmp,
-        Procs(Path(tmp)) as procs,
-    ):
+    with bounded(args.max_seconds), Processes("vidgate-bench-push-") as processes:
         if "waiters" in args.phases or "idempotency" in args.phases:
-            first = procs.gateway("gateway-waiters", run_engine=False)
+            first = processes.gateway("gateway-waiters", run_engine=False, allow_loopback=True)
             if "waiters" in args.phases:
-                reports["waiters"] = run_waiters(args, procs, first)
+                reports["waiters"] = run_waiters(args, processes, first)
             if "idempotency" in args.phases:
-                reports["idempotency"] = run_idempotency(args, procs, first)
-            procs.stop(first.process)
+                reports["idempotency"] = run_idempotency(args, processes, first)
+            processes.stop(first)
         if "webhooks" in args.phases:
-            reports["webhooks"] = run_webhooks(args, procs)
+            reports["webhooks"] = run_webhooks(args, processes)
 
     print(f"\nload average at the end: {load_average()}\n")
-    print(header())
-    for name in PHASES:
-        if name in reports:
-            for row in reports[name].rows:
-                print(row.line())
+    rows = [row.cells() for name in PHASES if name in reports for row in reports[name].rows]
+    print("\n".join(table(COLUMNS, rows)))
     print("\nratio = measured / target ('told within 1 s': the share told; lags: max / 1 s)")
     for report in reports.values():
         for note in report.notes:

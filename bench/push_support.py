@@ -1,8 +1,7 @@
-"""Plumbing for `bench/push.py`: a raw HTTP/1.1 client, the waiter load, a webhook receiver.
+"""The load processes of `bench/push.py`: the waiters and a webhook receiver.
 
-Imported by `bench/push.py`. Run as a script it is one of the helper processes that benchmark
-starts, so that the gateway, the load and the orchestrating script each have their own
-interpreter (and GIL):
+Run as a script it is one of the helper processes that benchmark starts, so that the gateway,
+the load and the orchestrating script each have their own interpreter (and GIL):
 
     python bench/push_support.py waiters --port P --key K --tasks F --ready F --out F
         holds one SSE stream (`GET /v1/tasks/{id}/events`) or one long-poll
@@ -12,256 +11,39 @@ interpreter (and GIL):
     python bench/push_support.py receiver --port P --out F
         a webhook receiver that records the arrival time of every POST and answers 204;
         `GET /count` answers how many arrived; writes them all to F on SIGTERM
-    python bench/push_support.py submits --port P --key K --mode none|unique|replay ...
-        `POST /v1/tasks` over N keep-alive connections for a warm-up and a measured window,
-        without an `Idempotency-Key`, with a unique one per request, or with one key replayed;
-        prints one JSON object with its measurements
 
-Everything is written on raw asyncio protocols (uvloop when installed) rather than an HTTP
-client library, so that the load costs the two-core machine as little CPU as possible, and
-time stamps are taken in `data_received`, as the bytes arrive.
+Both are written on raw asyncio protocols (uvloop when installed) rather than an HTTP client
+library, so that the load costs the two-core machine as little CPU as possible, and time stamps
+are taken in `data_received`, as the bytes arrive.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import json
-import os
 import signal
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-HOST = "127.0.0.1"
-TERMINAL = ("completed", "failed", "cancelled")
+from harness import (
+    HOST,
+    TERMINAL,
+    helper_parser,
+    raise_fd_limit,
+    request_bytes,
+    run_async,
+    status_of,
+    take_message,
+)
+
 TERMINAL_EVENTS = tuple(f"event: task.{status}\n".encode() for status in TERMINAL)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 LONG_POLL_WAIT = 120
-
-T = TypeVar("T")
-
-__all__ = [
-    "HOST",
-    "LONG_POLL_WAIT",
-    "TERMINAL",
-    "Reply",
-    "WaiterRecord",
-    "epoch",
-    "fan_out",
-    "percentile",
-    "process_cpu_seconds",
-    "request_bytes",
-    "run_async",
-    "submit_then_cancel",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on uvloop when it is installed, else on the default asyncio loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
-
-
-def epoch(stamp: str) -> float:
-    """An ISO 8601 time from the gateway (`...Z` or `...+00:00`) as seconds since the epoch."""
-    return datetime.fromisoformat(stamp).timestamp()
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile `q` (0-1) of an ascending sequence; NaN when empty."""
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 1))))
-    return ordered[rank - 1]
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads included (Linux /proc)."""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
-        stat = handle.read()
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def request_bytes(
-    method: str,
-    path: str,
-    port: int,
-    headers: Sequence[tuple[str, str]] = (),
-    body: bytes | None = None,
-) -> bytes:
-    """One HTTP/1.1 keep-alive request."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "User-Agent: vidgate-bench"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    if body is not None:
-        lines.append("Content-Type: application/json")
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
-
-
-def _content_length(head: bytes) -> int:
-    """The Content-Length of a response head (without its blank line); 0 when absent."""
-    lowered = head.lower()
-    at = lowered.find(b"\r\ncontent-length:")
-    if at < 0:
-        return 0
-    stop = lowered.find(b"\r\n", at + 2)
-    return int(lowered[at + 17 : stop if stop >= 0 else len(lowered)])
-
-
-def _raise_nofile(wanted: int) -> None:
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-# --------------------------------------------------------------------------------------------
-# a keep-alive request/response client
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One answered request: status, body, and when it was sent and answered (epoch seconds)."""
-
-    status: int
-    body: bytes
-    sent_at: float
-    received_at: float
-
-
-class _KeepAlive(asyncio.Protocol):
-    """One HTTP/1.1 keep-alive connection with one request in flight; Content-Length bodies."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.pending: asyncio.Future[tuple[int, bytes, float]] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if self.pending is None or self.pending.done():
-            return
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        total = end + 4 + _content_length(bytes(self.buffer[:end]))
-        if len(self.buffer) < total:
-            return
-        now = time.time()
-        status = int(self.buffer[9:12])
-        body = bytes(self.buffer[end + 4 : total])
-        del self.buffer[:total]
-        self.pending.set_result((status, body, now))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.pending is not None and not self.pending.done():
-            self.pending.set_exception(ConnectionError(f"connection lost: {exc!r}"))
-
-    async def request(self, data: bytes) -> Reply:
-        if self.transport is None or self.transport.is_closing():
-            raise ConnectionError("connection closed")
-        self.pending = asyncio.get_running_loop().create_future()
-        sent_at = time.time()
-        self.transport.write(data)
-        status, body, received_at = await self.pending
-        return Reply(status, body, sent_at, received_at)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def _connect(port: int) -> _KeepAlive:
-    loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_connection(_KeepAlive, HOST, port)
-    return protocol
-
-
-async def fan_out(
-    port: int,
-    items: Sequence[T],
-    make: Callable[[T], bytes],
-    *,
-    concurrency: int,
-    rate: float = 0.0,
-) -> list[Reply]:
-    """Send one request per item over `concurrency` keep-alive connections, in order.
-
-    With `rate` > 0 the i-th request is not sent before `start + i / rate`. Returns the replies
-    in the order of `items`.
-    """
-    replies: list[Reply | None] = [None] * len(items)
-    cursor = iter(range(len(items)))
-    start = time.monotonic()
-
-    async def worker() -> None:
-        conn = await _connect(port)
-        try:
-            for index in cursor:
-                if rate > 0:
-                    delay = start + index / rate - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                replies[index] = await conn.request(make(items[index]))
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
-    return [reply for reply in replies if reply is not None]
-
-
-async def submit_then_cancel(
-    port: int, key: str, body: bytes, count: int, *, rate: float, concurrency: int
-) -> list[tuple[Reply, Reply | None]]:
-    """`count` times: submit a task, then cancel it at once; the i-th pair starts at i / rate.
-
-    Returns (submit reply, cancel reply or None when the submit failed) per pair, in order.
-    """
-    auth = [("Authorization", f"Bearer {key}")]
-    submit = request_bytes("POST", "/v1/tasks", port, auth, body)
-    pairs: list[tuple[Reply, Reply | None] | None] = [None] * count
-    cursor = iter(range(count))
-    start = time.monotonic()
-
-    async def worker() -> None:
-        conn = await _connect(port)
-        try:
-            for index in cursor:
-                delay = start + index / rate - time.monotonic() if rate > 0 else 0.0
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                created = await conn.request(submit)
-                cancelled = None
-                if created.status == 202:
-                    path = f"/v1/tasks/{json.loads(created.body)['task_id']}/cancel"
-                    cancelled = await conn.request(request_bytes("POST", path, port, auth, b""))
-                pairs[index] = (created, cancelled)
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
-    return [pair for pair in pairs if pair is not None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +113,7 @@ class _Waiter(asyncio.Protocol):
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = int(self.buffer[9:12])
+            status = status_of(bytes(self.buffer[:end]))
             if status != 200:
                 self._fail(f"HTTP {status}: {bytes(self.buffer[end + 4 :])[:200]!r}")
                 return
@@ -355,15 +137,11 @@ class _Waiter(asyncio.Protocol):
         self.scanned = max(self.scanned, len(self.buffer) - 32)
 
     def _poll(self, now: float) -> None:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
+        message = take_message(self.buffer)
+        if message is None:
             return
-        total = end + 4 + _content_length(bytes(self.buffer[:end]))
-        if len(self.buffer) < total:
-            return
-        status = int(self.buffer[9:12])
-        body = bytes(self.buffer[end + 4 : total])
-        del self.buffer[:total]
+        head, body = message
+        status = status_of(head)
         if status != 200:
             self._fail(f"HTTP {status}: {body[:200]!r}")
             return
@@ -490,17 +268,8 @@ class _Receiver(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.time()
         self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(self.buffer[:end])
-            total = end + 4 + _content_length(head)
-            if len(self.buffer) < total:
-                return
-            body = bytes(self.buffer[end + 4 : total])
-            del self.buffer[:total]
-            self._answer(now, head, body)
+        while (message := take_message(self.buffer)) is not None:
+            self._answer(now, *message)
 
     def _answer(self, now: float, head: bytes, body: bytes) -> None:
         assert self.transport is not None
@@ -535,102 +304,23 @@ async def _receiver(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# the submit load (idempotency comparison)
-
-
-async def _submits(args: argparse.Namespace) -> dict[str, Any]:
-    body = Path(args.body_file).read_bytes()
-    auth = ("Authorization", f"Bearer {args.key}")
-    run_tag = f"{os.getpid()}-{time.time_ns()}"
-    sequence = iter(range(1 << 62))
-
-    def make() -> bytes:
-        headers = [auth]
-        if args.mode == "unique":
-            headers.append(("Idempotency-Key", f"bench-{run_tag}-{next(sequence)}"))
-        elif args.mode == "replay":
-            headers.append(("Idempotency-Key", f"bench-replay-{run_tag}"))
-        return request_bytes("POST", "/v1/tasks", args.port, headers, body)
-
-    window_start = time.time() + args.warmup
-    window_end = window_start + args.duration
-    statuses_window: Counter[int] = Counter()
-    statuses_total: Counter[int] = Counter()
-    latencies: list[float] = []
-    task_ids: set[str] = set()
-
-    async def worker() -> None:
-        conn = await _connect(args.port)
-        try:
-            while time.time() < window_end:
-                reply = await conn.request(make())
-                statuses_total[reply.status] += 1
-                if window_start <= reply.received_at < window_end:
-                    statuses_window[reply.status] += 1
-                    latencies.append(reply.received_at - reply.sent_at)
-                    if reply.status in (200, 202):
-                        task_ids.add(json.loads(reply.body)["task_id"])
-        finally:
-            conn.close()
-
-    if args.mode == "replay":  # the first request creates the task; the rest replay it
-        conn = await _connect(args.port)
-        try:
-            first = await conn.request(make())
-        finally:
-            conn.close()
-        if first.status != 202:
-            raise RuntimeError(f"first replay submit answered {first.status}: {first.body!r}")
-    workers = [asyncio.create_task(worker()) for _ in range(args.concurrency)]
-    await asyncio.sleep(max(0.0, window_start - time.time()))
-    server_cpu0 = process_cpu_seconds(args.server_pid)
-    own_cpu0 = time.process_time()
-    await asyncio.sleep(max(0.0, window_end - time.time()))
-    server_cpu = process_cpu_seconds(args.server_pid) - server_cpu0
-    own_cpu = time.process_time() - own_cpu0
-    await asyncio.gather(*workers)
-    ordered = sorted(latencies)
-    return {
-        "mode": args.mode,
-        "requests": sum(statuses_window.values()),
-        "seconds": args.duration,
-        "p50_ms": percentile(ordered, 0.50) * 1000,
-        "p99_ms": percentile(ordered, 0.99) * 1000,
-        "statuses_window": {str(k): v for k, v in sorted(statuses_window.items())},
-        "statuses_total": {str(k): v for k, v in sorted(statuses_total.items())},
-        "distinct_tasks": len(task_ids),
-        "server_cpu": server_cpu / args.duration,
-        "loadgen_cpu": own_cpu / args.duration,
-    }
-
-
-# --------------------------------------------------------------------------------------------
 # entry point of the helper processes
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="bench/push.py helper processes")
-    commands = parser.add_subparsers(dest="command", required=True)
-    waiters = commands.add_parser("waiters", help="hold SSE streams and long-polls")
-    waiters.add_argument("--port", type=int, required=True)
-    waiters.add_argument("--key", required=True)
-    waiters.add_argument("--tasks", required=True, help="JSON list of [kind, task_id]")
-    waiters.add_argument("--ready", required=True, help="written once every waiter is open")
-    waiters.add_argument("--out", required=True, help="written with the results at the end")
-    waiters.add_argument("--open-concurrency", type=int, default=64)
-    waiters.add_argument("--open-rate", type=float, default=0.0)
-    receiver = commands.add_parser("receiver", help="a webhook receiver")
-    receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument("--out", required=True)
-    submits = commands.add_parser("submits", help="POST /v1/tasks load, printed as JSON")
-    submits.add_argument("--port", type=int, required=True)
-    submits.add_argument("--key", required=True)
-    submits.add_argument("--mode", choices=("none", "unique", "replay"), required=True)
-    submits.add_argument("--body-file", required=True)
-    submits.add_argument("--concurrency", type=int, default=16)
-    submits.add_argument("--duration", type=float, default=5.0)
-    submits.add_argument("--warmup", type=float, default=1.0)
-    submits.add_argument("--server-pid", type=int, required=True)
+    parser, commands = helper_parser(
+        "bench/push.py helper processes",
+        waiters="hold SSE streams and long-polls",
+        receiver="a webhook receiver",
+    )
+    add = commands["waiters"].add_argument
+    add("--key", required=True)
+    add("--tasks", required=True, help="JSON list of [kind, task_id]")
+    add("--ready", required=True, help="written once every waiter is open")
+    add("--out", required=True, help="written with the results at the end")
+    add("--open-concurrency", type=int, default=64)
+    add("--open-rate", type=float, default=0.0)
+    commands["receiver"].add_argument("--out", required=True)
     return parser
 
 
@@ -638,13 +328,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "waiters":
         records = len(json.loads(Path(args.tasks).read_text()))
-        _raise_nofile(records + 256)
+        raise_fd_limit(records + 256)
         run_async(_waiters(args))
-    elif args.command == "receiver":
-        run_async(_receiver(args))
     else:
-        with contextlib.suppress(BrokenPipeError):
-            print(json.dumps(run_async(_submits(args))))
+        run_async(_receiver(args))
     sys.exit(0)
 
 

@@ -15,7 +15,7 @@ reserved its quota exactly once.
 
 Target: `ratio = submits_per_s / 300 >= 1` (300 durable submits per second). Usage:
 
-    .venv/bin/python bench/submits.py [--duration 5] [--warmup 1] [--concurrency 16]
+    .venv/bin/python bench/submits.py [--duration 5] [--warmup 1] [--concurrency 16] [--quick]
 """
 
 from __future__ import annotations
@@ -25,24 +25,22 @@ import json
 import math
 import sys
 
-import httpx
-
-from common import (
-    Servers,
+from harness import (
+    Processes,
+    bounded,
     cpu_count,
-    install_sigterm_exit,
+    list_tasks,
     load_note,
-    run_load,
+    load_table,
+    parse_with_quick,
+    ratio_line,
     server_stack,
-    table_header,
-    table_row,
-    verdict,
-    workspace,
 )
 
 TARGET_PER_S = 300.0
 DURATION = 2
 TASK_BODY = {"prompt": "A cat running across a meadow", "duration": DURATION, "resolution": "480P"}
+QUICK = {"duration": 1.0, "warmup": 0.5}
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,31 +50,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=16, help="concurrent keep-alive connections"
     )
-    args = parser.parse_args()
+    args = parse_with_quick(parser, QUICK)
     if args.duration <= 0 or args.concurrency < 1:
         parser.error("--concurrency must be at least 1, --duration above 0")
     return args
 
 
-def count_listed(client: httpx.Client) -> int:
-    """Every task `GET /v1/tasks` lists for the key, following `next_after` page by page."""
-    total = 0
-    after: str | None = None
-    while True:
-        params: dict[str, str | int] = {"limit": 100}
-        if after is not None:
-            params["after"] = after
-        response = client.get("/v1/tasks", params=params)
-        response.raise_for_status()
-        page = response.json()
-        total += len(page["data"])
-        if not page["has_more"]:
-            return total
-        after = page["next_after"]
-
-
 def main() -> int:
-    install_sigterm_exit()
     args = parse_args()
     body = json.dumps(TASK_BODY).encode()
     seconds_each = float(DURATION)
@@ -87,38 +67,35 @@ def main() -> int:
     print(f"server: {server_stack()}; {load_note()}")
     print("engine: OFF (VIDGATE_RUN_ENGINE=false), so no rendering competes for the CPU")
     print(f"request: {body.decode()}")
-    with workspace("vidgate-bench-submits-") as workdir, Servers(workdir) as servers:
-        data_dir = workdir / "gateway"
-        key = servers.create_key(data_dir)
-        gateway = servers.gateway("gateway-submits", data_dir, run_engine=False)
-        result = run_load(
+    with bounded(), Processes("vidgate-bench-submits-") as processes:
+        gateway = processes.gateway("gateway-submits", run_engine=False)
+        result = processes.run_load(
             gateway,
             method="POST",
             path="/v1/tasks",
-            headers=[f"Authorization: Bearer {key}"],
+            headers=[gateway.auth],
             body=body,
             concurrency=args.concurrency,
             duration=args.duration,
             warmup=args.warmup,
-            workdir=workdir,
         )
         # Durability: kill the gateway without a clean shutdown, start it again, then count.
-        servers.stop(gateway, hard=True)
-        gateway = servers.gateway("gateway-restarted", data_dir, run_engine=False)
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=gateway.url, headers=headers, timeout=60) as client:
-            listed = count_listed(client)
+        processes.stop(gateway, hard=True)
+        gateway = processes.gateway(
+            "gateway-restarted", data_dir=gateway.data_dir, key=gateway.key, run_engine=False
+        )
+        with gateway.client() as client:
+            listed = len(list_tasks(client))
             account = client.get("/v1/account")
             account.raise_for_status()
             reserved = float(account.json()["reserved"])
-        servers.stop(gateway)
+        processes.stop(gateway)
 
     accepted = result.count(202, total=True)
     per_s = result.count(202) / result.seconds
     others = {code: n for code, n in result.statuses_total.items() if code != "202"}
     print()
-    print(table_header("202/s"))
-    print(table_row("gateway, POST /v1/tasks", result))
+    print("\n".join(load_table("202/s", [("gateway, POST /v1/tasks", result)])))
     print()
     print(
         f"202 answers: {accepted} in the whole run ({result.count(202)} in the measured "
@@ -133,11 +110,8 @@ def main() -> int:
         f"reserved {reserved:g} s = {accepted} x {seconds_each:g} s: "
         f"{'OK' if reserved_ok else 'MISMATCH'}"
     )
-    ratio = per_s / TARGET_PER_S
-    print(
-        f"ratio = submits_per_s / {TARGET_PER_S:.0f} = {per_s:.0f} / {TARGET_PER_S:.0f} = "
-        f"{ratio:.3f} (target >= 1) {verdict(ratio, 1.0)}"
-    )
+    expression = f"submits_per_s / {TARGET_PER_S:.0f}"
+    print(ratio_line("ratio", expression, per_s, TARGET_PER_S, 1.0))
     print(load_note(after=True))
     failed = bool(others) or result.lost_connections > 0 or not (listed_ok and reserved_ok)
     return 1 if failed else 0

@@ -16,6 +16,7 @@ the very bytes the gateway returned for that read.
 Target: `ratio = gateway / bare >= 0.5` for both reads. Usage:
 
     .venv/bin/python bench/task_reads.py [--duration 5] [--rounds 2] [--warmup 1] [--concurrency 32]
+        [--quick]
 """
 
 from __future__ import annotations
@@ -24,41 +25,38 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from common import (
+from harness import (
+    Header,
     LoadResult,
-    Server,
-    Servers,
+    Process,
+    Processes,
     bottleneck_note,
+    bounded,
     combine,
     cpu_count,
-    install_sigterm_exit,
     load_note,
-    run_load,
+    load_table,
+    parse_with_quick,
+    ratio_line,
     server_stack,
-    table_header,
-    table_row,
-    verdict,
-    workspace,
 )
 
 TARGET = 0.5
+TASK_BODY = {"prompt": "A cat running across a meadow", "duration": 2, "resolution": "480P"}
+QUICK = {"duration": 1.0, "rounds": 1, "warmup": 0.5}
 
 
 @dataclass
 class Target:
     """A server to load, the path and headers of the read, and the body it answers."""
 
-    server: Server
+    server: Process
     path: str
-    headers: list[str]
+    headers: list[Header]
     body: bytes
-
-
-TASK_BODY = {"prompt": "A cat running across a meadow", "duration": 2, "resolution": "480P"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,7 +74,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--render-timeout", type=float, default=90.0, help="seconds to wait for the render"
     )
-    args = parser.parse_args()
+    args = parse_with_quick(parser, QUICK)
     if args.rounds < 1 or args.duration <= 0 or args.concurrency < 1:
         parser.error("--rounds and --concurrency must be at least 1, --duration above 0")
     return args
@@ -111,25 +109,22 @@ def read_once(client: httpx.Client, task_id: str, expected_status: str) -> bytes
     return response.content
 
 
-def prepare_gateway(
-    servers: Servers, args: argparse.Namespace, workdir: Path, *, completed: bool
-) -> Target:
+def prepare_gateway(processes: Processes, args: argparse.Namespace, *, completed: bool) -> Target:
     """A gateway with one task (rendered to completion, or left queued) and a key to read it."""
     name = "gateway-completed" if completed else "gateway-queued"
-    data_dir = workdir / name
-    key = servers.create_key(data_dir)
-    gateway = servers.gateway(name, data_dir, run_engine=completed)
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as client:
+    gateway = processes.gateway(name, run_engine=completed)
+    with gateway.client(timeout=30) as client:
         task_id = submit(client)
         if completed:
             wait_completed(client, task_id, args.render_timeout)
         body = read_once(client, task_id, "completed" if completed else "queued")
-    return Target(gateway, f"/v1/tasks/{task_id}", [f"Authorization: Bearer {key}"], body)
+    return Target(gateway, f"/v1/tasks/{task_id}", [gateway.auth], body)
 
 
-def measure(target: Target, args: argparse.Namespace, workdir: Path, seconds: float) -> LoadResult:
-    return run_load(
+def measure(
+    processes: Processes, target: Target, args: argparse.Namespace, seconds: float
+) -> LoadResult:
+    return processes.run_load(
         target.server,
         method="GET",
         path=target.path,
@@ -137,12 +132,10 @@ def measure(target: Target, args: argparse.Namespace, workdir: Path, seconds: fl
         concurrency=args.concurrency,
         duration=seconds,
         warmup=args.warmup,
-        workdir=workdir,
     )
 
 
 def main() -> int:
-    install_sigterm_exit()
     args = parse_args()
     print(
         f"GET /v1/tasks/{{id}}: {args.concurrency} keep-alive connections, "
@@ -152,11 +145,11 @@ def main() -> int:
     )
     print(f"servers: {server_stack()}; each in its own process")
     print(f"completed read: gateway engine on (idle); queued read: engine off; {load_note()}")
-    with workspace("vidgate-bench-reads-") as workdir, Servers(workdir) as servers:
-        done = prepare_gateway(servers, args, workdir, completed=True)
-        queued = prepare_gateway(servers, args, workdir, completed=False)
-        bare_done = Target(servers.bare("bare-completed", done.body), "/", [], done.body)
-        bare_queued = Target(servers.bare("bare-queued", queued.body), "/", [], queued.body)
+    with bounded(), Processes("vidgate-bench-reads-") as processes:
+        done = prepare_gateway(processes, args, completed=True)
+        queued = prepare_gateway(processes, args, completed=False)
+        bare_done = Target(processes.bare("bare-completed", done.body), "/", [], done.body)
+        bare_queued = Target(processes.bare("bare-queued", queued.body), "/", [], queued.body)
         # Rounds alternate baseline and gateway, so that load from elsewhere on a shared
         # machine falls on both alike; idle servers wait meanwhile.
         scenarios = [bare_done, done, bare_queued, queued]
@@ -164,16 +157,17 @@ def main() -> int:
         seconds = args.duration / args.rounds
         for _ in range(args.rounds):
             for i, target in enumerate(scenarios):
-                runs[i].append(measure(target, args, workdir, seconds))
+                runs[i].append(measure(processes, target, args, seconds))
         bare_done_r, done_r, bare_queued_r, queued_r = (combine(runs[i]) for i in runs)
-        done_body, queued_body = done.body, queued.body
 
     print()
-    print(table_header("req/s"))
-    print(table_row(f"bare, completed body ({len(done_body)} B)", bare_done_r))
-    print(table_row("gateway, completed task", done_r))
-    print(table_row(f"bare, queued body ({len(queued_body)} B)", bare_queued_r))
-    print(table_row("gateway, queued task (engine off)", queued_r))
+    rows = [
+        (f"bare, completed body ({len(done.body)} B)", bare_done_r),
+        ("gateway, completed task", done_r),
+        (f"bare, queued body ({len(queued.body)} B)", bare_queued_r),
+        ("gateway, queued task (engine off)", queued_r),
+    ]
+    print("\n".join(load_table("req/s", rows)))
     print()
     print(bottleneck_note(bare_done_r))
     failures = 0
@@ -190,16 +184,8 @@ def main() -> int:
                 f"ERROR {label}: {bad} non-200 responses {result.statuses_total}, "
                 f"{result.lost_connections} connections lost"
             )
-    ratio_done = done_r.rps / bare_done_r.rps if bare_done_r.rps else 0.0
-    ratio_queued = queued_r.rps / bare_queued_r.rps if bare_queued_r.rps else 0.0
-    print(
-        f"ratio completed = gateway / bare = {done_r.rps:.0f} / {bare_done_r.rps:.0f} = "
-        f"{ratio_done:.3f} (target >= {TARGET}) {verdict(ratio_done, TARGET)}"
-    )
-    print(
-        f"ratio queued    = gateway / bare = {queued_r.rps:.0f} / {bare_queued_r.rps:.0f} = "
-        f"{ratio_queued:.3f} (target >= {TARGET}) {verdict(ratio_queued, TARGET)}"
-    )
+    print(ratio_line("ratio completed", "gateway / bare", done_r.rps, bare_done_r.rps, TARGET))
+    print(ratio_line("ratio queued   ", "gateway / bare", queued_r.rps, bare_queued_r.rps, TARGET))
     print(load_note(after=True))
     return 1 if failures else 0
 

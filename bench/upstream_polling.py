@@ -53,44 +53,49 @@ spent); a figure that misses its target is reported as MISS, not an error. Usage
 
     .venv/bin/python bench/upstream_polling.py [--tasks 10000] [--time-scale 4] [--rps 1000]
         [--min-render 30] [--max-render 600] [--shapes matched|fixed] [--preload]
-        [--submit-concurrency 8] [--budget SECONDS] [--json PATH]
+        [--submit-concurrency 8] [--budget SECONDS] [--json PATH] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import bisect
 import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from upstream_support import (
-    HOST,
+from harness import (
+    Column,
+    Connection,
+    Gateway,
     Process,
-    clean_env,
-    free_port,
-    make_prompt,
-    parse_prompt,
+    Processes,
+    bounded,
+    cpu_count,
+    epoch,
+    fan_out,
+    list_tasks,
+    parse_with_quick,
+    percentile,
     process_cpu_seconds,
     process_memory_kib,
-    spawn,
-    stop,
+    request_bytes,
+    run_async,
+    table,
+    verdict,
     wait_http,
 )
+from upstream_support import make_prompt, parse_prompt, provider_toml, start_fake
 
-SUPPORT = Path(__file__).resolve().parent / "upstream_support.py"
 MODEL = "wan2.6-t2v"
 FIXED_INTERVAL = 5.0
 POLL_INTERVAL = 5.0
@@ -100,6 +105,7 @@ TARGET_LAG_SHARE = 0.10
 TARGET_RSS_MB = 300.0
 SAMPLE_EVERY = 1.0
 API_KINDS = ("submit", "query", "cancel", "list", "content")
+QUICK = {"tasks": 40, "time_scale": 10.0, "min_render": 30.0, "max_render": 120.0, "budget": 60.0}
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="submit every task with the engine off, then start it (a backlog of --tasks)",
     )
     parser.add_argument("--json", type=Path, help="also write every figure here")
-    args = parser.parse_args(argv)
+    args = parse_with_quick(parser, QUICK, argv)
     if args.tasks < 1 or args.time_scale <= 0 or args.rps <= 0:
         parser.error("--tasks, --time-scale and --rps must be more than 0")
     if not 0 < args.min_render <= args.max_render:
@@ -181,70 +187,35 @@ def plan_tasks(count: int, low: float, high: float, shapes: str) -> list[Planned
 # the processes
 
 
-def providers_toml(base_url: str, args: argparse.Namespace) -> str:
+def write_config(processes: Processes, fake: Process, args: argparse.Namespace) -> Path:
     scale = args.time_scale
-    fields: dict[str, Any] = {
-        "kind": "dashscope",
-        "base_url": base_url,
-        "api_key": "sk-bench",
-        "concurrency": args.tasks,
-        "requests_per_second": args.rps * scale,
-        "poll_interval": POLL_INTERVAL / scale,
-        "max_poll_interval": MAX_POLL_INTERVAL / scale,
-        "expected_time_scale": 1.0 / scale,
-        "timeout": 30,
-    }
-    lines = ["[providers.up]"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
-    lines += ["", "[routes]", 'default = ["up"]', ""]
-    return "\n".join(lines)
-
-
-def create_key(data_dir: Path) -> str:
-    import subprocess
-
-    env = clean_env({"VIDGATE_DATA_DIR": str(data_dir), "VIDGATE_RUN_ENGINE": "false"})
-    done = subprocess.run(
-        [sys.executable, "-m", "vidgate.cli.main", "keys", "create", "--name", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    config = processes.workdir / "providers.toml"
+    toml = provider_toml(
+        fake.url + "/api/v1",
+        concurrency=args.tasks,
+        requests_per_second=args.rps * scale,
+        poll_interval=POLL_INTERVAL / scale,
+        max_poll_interval=MAX_POLL_INTERVAL / scale,
+        expected_time_scale=1.0 / scale,
+        timeout=30,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"keys create failed:\n{done.stderr}")
-    return done.stdout.strip()
-
-
-def start_fake(workdir: Path, scale: float) -> Process:
-    port = free_port()
-    argv = [sys.executable, str(SUPPORT), "fake", "--port", str(port), "--time-scale", str(scale)]
-    fake = spawn("fake", argv, clean_env({}), f"http://{HOST}:{port}", workdir / "fake.log")
-    wait_http(fake, "/_bench/progress")
-    return fake
+    config.write_text(toml)
+    return config
 
 
 def start_gateway(
-    workdir: Path, config: Path, data_dir: Path, *, engine: bool, name: str, wait: bool = True
-) -> Process:
-    port = free_port()
-    env = clean_env(
-        {
-            "VIDGATE_DATA_DIR": str(data_dir),
-            "VIDGATE_HOST": HOST,
-            "VIDGATE_PORT": str(port),
-            "VIDGATE_CONFIG": str(config),
-            "VIDGATE_ALLOW_NETWORKS": "127.0.0.0/8",
-            "VIDGATE_RUN_ENGINE": "true" if engine else "false",
-        }
+    processes: Processes, config: Path, key: str, *, engine: bool, name: str, wait: bool = True
+) -> Gateway:
+    """`vidgate serve` on the run's one data dir, in front of the fake."""
+    return processes.gateway(
+        name,
+        data_dir=processes.workdir / "gateway",
+        key=key,
+        run_engine=engine,
+        config=config,
+        allow_loopback=True,
+        wait=wait,
     )
-    argv = [sys.executable, "-m", "vidgate.cli.main", "serve", "--no-access-log"]
-    argv += ["--log-level", "warning"]
-    gateway = spawn(name, argv, env, f"http://{HOST}:{port}", workdir / f"{name}.log")
-    if wait:
-        wait_http(gateway, "/healthz")
-    return gateway
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,40 +223,33 @@ def start_gateway(
 
 
 async def submit_all(
-    url: str, key: str, plans: list[Planned], concurrency: int
+    port: int, key: str, plans: list[Planned], concurrency: int
 ) -> tuple[dict[int, str], list[str]]:
     """`POST /v1/tasks` for every plan, in order, over `concurrency` connections."""
     ids: dict[int, str] = {}
     errors: list[str] = []
-    queue: asyncio.Queue[Planned] = asyncio.Queue()
-    for plan in plans:
-        queue.put_nowait(plan)
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=60
-    ) as client:
+    auth = [("Authorization", f"Bearer {key}")]
 
-        async def worker() -> None:
-            while not queue.empty():
-                plan = queue.get_nowait()
-                body = {
-                    "model": MODEL,
-                    "prompt": make_prompt(plan.index, plan.render),
-                    "duration": plan.duration,
-                    "resolution": plan.resolution,
-                }
-                try:
-                    response = await client.post("/v1/tasks", json=body)
-                except httpx.HTTPError as exc:
-                    errors.append(f"task {plan.index}: {exc!r}")
-                    continue
-                if response.status_code != 202:
-                    errors.append(f"task {plan.index}: {response.status_code} {response.text}")
-                    continue
-                ids[plan.index] = response.json()["task_id"]
+    async def post(conn: Connection, plan: Planned) -> None:
+        body = {
+            "model": MODEL,
+            "prompt": make_prompt(plan.index, plan.render),
+            "duration": plan.duration,
+            "resolution": plan.resolution,
+        }
+        request = request_bytes("POST", "/v1/tasks", port, auth, json.dumps(body).encode())
+        try:
+            reply = await conn.request(request, timeout=60)
+        except (OSError, TimeoutError) as exc:
+            errors.append(f"task {plan.index}: {exc!r}")
+            return
+        if reply.status != 202:
+            text = reply.body.decode(errors="replace")
+            errors.append(f"task {plan.index}: {reply.status} {text}")
+            return
+        ids[plan.index] = json.loads(reply.body)["task_id"]
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await fan_out(port, plans, post, concurrency=concurrency)
     return ids, errors
 
 
@@ -303,19 +267,19 @@ class Submits:
         self.reported = False
         self._thread: threading.Thread | None = None
 
-    def run(self, url: str) -> None:
+    def run(self, port: int) -> None:
         self.started_at = time.time()
         try:
-            self.ids, self.errors = asyncio.run(
-                submit_all(url, self.key, self.plans, self.concurrency)
+            self.ids, self.errors = run_async(
+                submit_all(port, self.key, self.plans, self.concurrency)
             )
         except Exception as exc:
             self.errors.append(repr(exc))
         finally:
             self.finished_at = time.time()
 
-    def start(self, url: str) -> None:
-        self._thread = threading.Thread(target=self.run, args=(url,), daemon=True)
+    def start(self, port: int) -> None:
+        self._thread = threading.Thread(target=self.run, args=(port,), daemon=True)
         self._thread.start()
 
     def join(self) -> None:
@@ -334,7 +298,7 @@ class Submits:
         return self.finished_at is not None and not self.errors and len(self.ids) == expected
 
 
-def sample(gateway: Process, fake: httpx.Client) -> tuple[Sample, dict[str, int]]:
+def sample(gateway: Gateway, fake: httpx.Client) -> tuple[Sample, dict[str, int]]:
     progress: dict[str, int] = fake.get("/_bench/progress").json()
     memory = process_memory_kib(gateway.pid)
     point = Sample(
@@ -356,38 +320,14 @@ def still_running(api: httpx.Client) -> int:
     return left
 
 
-def list_tasks(api: httpx.Client) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        params: dict[str, str | int] = {"limit": 100}
-        if after is not None:
-            params["after"] = after
-        page = api.get("/v1/tasks", params=params).json()
-        found.extend(page["data"])
-        if not page["has_more"]:
-            return found
-        after = page["next_after"]
-
-
-def epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+def moment(task: dict[str, Any] | None, name: str) -> float | None:
+    """A task's time stamp `name` in epoch seconds, or None."""
+    stamp = task.get(name) if task else None
+    return epoch(stamp) if stamp else None
 
 
 # --------------------------------------------------------------------------------------------
 # figures
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def fixed_poller(renders: Sequence[float]) -> tuple[float, float, float]:
@@ -438,10 +378,6 @@ def cpu_peak(samples: Sequence[Sample], window: float = 5.0) -> float:
     return best
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 # --------------------------------------------------------------------------------------------
 # main
 
@@ -456,85 +392,56 @@ def run(args: argparse.Namespace) -> int:
         f"{longest:.1f} s of wall time); provider: requests_per_second {args.rps:g} x {scale:g}"
         f", poll_interval {POLL_INTERVAL:g}/{scale:g}, max_poll_interval "
         f"{MAX_POLL_INTERVAL:g}/{scale:g}, expected_time_scale 1/{scale:g}; "
-        f"{len(os.sched_getaffinity(0))} cores; load average {os.getloadavg()[0]:.2f}"
+        f"{cpu_count()} cores; load average {os.getloadavg()[0]:.2f}"
     )
     samples: list[Sample] = []
-    processes: list[Process] = []
-    with tempfile.TemporaryDirectory(prefix="vidgate-bench-upstream-") as name:
-        workdir = Path(name)
-        try:
-            fake = start_fake(workdir, scale)
-            processes.append(fake)
-            config = workdir / "providers.toml"
-            config.write_text(providers_toml(fake.url + "/api/v1", args))
-            data_dir = workdir / "gateway"
-            key = create_key(data_dir)
-            submits = Submits(key, plans, args.submit_concurrency)
-            if args.preload:
-                # The clients' submits with the engine off, so that every task is queued before
-                # the engine starts: it then claims them all at once and submits them upstream
-                # as fast as it can (a backlog, as after an outage).
-                intake = start_gateway(workdir, config, data_dir, engine=False, name="intake")
-                processes.append(intake)
-                submits.run(intake.url)
-                print(f"engine off: {submits.summary()}")
-                stop(intake)
-                processes.remove(intake)
-            # Measured: the gateway with its engine on. Its CPU is counted from its start
-            # (imports and start-up included, about 2 s of CPU).
-            spawned = time.time()
-            gateway = start_gateway(
-                workdir, config, data_dir, engine=True, name="gateway", wait=False
-            )
-            processes.append(gateway)
-            print(f"gateway pid {gateway.pid}, fake pid {fake.pid}", flush=True)
-            wait_http(gateway, "/healthz", timeout=600)
-            print(f"  answering after {time.time() - spawned:.1f} s", flush=True)
-            if not args.preload:
-                submits.start(gateway.url)
-            result = drive(args, gateway, fake, key, samples, spawned, submits)
-            if not result["complete"]:
-                # A gateway that did not finish may not answer in time: read its tasks through
-                # a fresh one with the engine off, on the same data dir.
-                stop(gateway)
-                processes.remove(gateway)
-                gateway = start_gateway(workdir, config, data_dir, engine=False, name="reader")
-                processes.append(gateway)
-            submits.join()
-            headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=gateway.url, headers=headers, timeout=120) as api:
-                result["gateway_tasks"] = list_tasks(api)
-            result["complete"] = result["complete"] and submits.ok(len(plans))
-        except BaseException:
-            for process in processes:
-                alive = process.popen.poll() is None
-                print(f"--- {process.name} ({'running' if alive else 'exited'}), log tail:")
-                print(process.log_tail())
-            raise
-        finally:
-            for process in reversed(processes):
-                stop(process)
+    with Processes("vidgate-bench-upstream-") as processes:
+        fake = start_fake(processes, scale)
+        config = write_config(processes, fake, args)
+        key = processes.create_key(processes.workdir / "gateway")
+        submits = Submits(key, plans, args.submit_concurrency)
+        if args.preload:
+            # The clients' submits with the engine off, so that every task is queued before
+            # the engine starts: it then claims them all at once and submits them upstream
+            # as fast as it can (a backlog, as after an outage).
+            intake = start_gateway(processes, config, key, engine=False, name="intake")
+            submits.run(intake.port)
+            print(f"engine off: {submits.summary()}")
+            processes.stop(intake)
+        # Measured: the gateway with its engine on. Its CPU is counted from its start
+        # (imports and start-up included, about 2 s of CPU).
+        spawned = time.time()
+        gateway = start_gateway(processes, config, key, engine=True, name="gateway", wait=False)
+        print(f"gateway pid {gateway.pid}, fake pid {fake.pid}", flush=True)
+        wait_http(gateway, "/healthz", timeout=600)
+        print(f"  answering after {time.time() - spawned:.1f} s", flush=True)
+        if not args.preload:
+            submits.start(gateway.port)
+        result = drive(args, gateway, fake, samples, spawned, submits)
+        if not result["complete"]:
+            # A gateway that did not finish may not answer in time: read its tasks through
+            # a fresh one with the engine off, on the same data dir.
+            processes.stop(gateway)
+            gateway = start_gateway(processes, config, key, engine=False, name="reader")
+        submits.join()
+        with gateway.client(timeout=120) as api:
+            result["gateway_tasks"] = list_tasks(api)
+        result["complete"] = result["complete"] and submits.ok(len(plans))
     report(args, plans, result, samples)
     return 0 if result["complete"] else 1
 
 
 def drive(
     args: argparse.Namespace,
-    gateway: Process,
+    gateway: Gateway,
     fake: Process,
-    key: str,
     samples: list[Sample],
     spawned: float,
     submits: Submits,
 ) -> dict[str, Any]:
     scale = args.time_scale
     budget = args.budget or 3 * (args.max_render / scale) + args.tasks / 20 + 120
-    with (
-        httpx.Client(base_url=fake.url, timeout=60) as fake_api,
-        httpx.Client(
-            base_url=gateway.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-        ) as api,
-    ):
+    with httpx.Client(base_url=fake.url, timeout=60) as fake_api, gateway.client() as api:
         first = Sample(at=spawned, cpu=0.0, rss_kib=0, calls=0, downloads=0)
         samples.append(first)
         started = spawned
@@ -543,7 +450,7 @@ def drive(
         done_at: float | None = None
         while time.time() < deadline:
             for process in (gateway, fake):
-                if process.popen.poll() is not None:
+                if not process.running():
                     raise RuntimeError(f"{process.name} exited during the run")
             point, progress = sample(gateway, fake_api)
             samples.append(point)
@@ -619,7 +526,7 @@ def report(
         task = gateway_by_index.get(index)
         status = task["status"] if task else "missing"
         statuses[status] = statuses.get(status, 0) + 1
-        finished = epoch(task.get("finished_at")) if task else None
+        finished = moment(task, "finished_at")
         if upstream is None or finished is None or status != "completed":
             continue
         length = upstream["render_seconds"]
@@ -637,8 +544,8 @@ def report(
                 "lag": lags[-1],
                 "poll_lag": poll_lags[-1] if seen is not None else None,
                 "submitted_at": upstream["submitted_at"],
-                "created_at": epoch(task.get("created_at")) if task else None,
-                "started_at": epoch(task.get("started_at")) if task else None,
+                "created_at": moment(task, "created_at"),
+                "started_at": moment(task, "started_at"),
             }
         )
 
@@ -662,106 +569,63 @@ def report(
     calls_ratio = calls_per_task / fixed_calls
     rate_ok = worst <= limit
 
+    ratio_target = f"<= {TARGET_LAG_SHARE:.0%}"
     rows = [
-        (
+        [
             "upstream status calls per task",
             f"{calls_per_task:.2f}",
             f"{fixed_calls:.2f}",
             f"{calls_ratio:.1%}",
             f"<= {TARGET_CALLS_SHARE:.0%} of fixed",
             verdict(calls_ratio <= TARGET_CALLS_SHARE) if result["complete"] else "n/a",
-        ),
-        (
+        ],
+        [
             "p95 detection lag / task length",
             f"{p95:.1%}",
             f"{fixed_p95:.1%}",
             f"{p95 / fixed_p95:.2f}x",
-            f"<= {TARGET_LAG_SHARE:.0%}",
+            ratio_target,
             verdict(p95 <= TARGET_LAG_SHARE),
-        ),
-        (
+        ],
+        [
             "  same, re-hosting at real speed",
             f"{p95_real:.1%}",
             f"{fixed_p95:.1%}",
             f"{p95_real / fixed_p95:.2f}x",
-            f"<= {TARGET_LAG_SHARE:.0%}",
+            ratio_target,
             verdict(p95_real <= TARGET_LAG_SHARE),
-        ),
-        (
-            "p50 detection lag / task length",
-            f"{percentile(lags, 0.5):.1%}",
-            f"{fixed_p50:.1%}",
-            "",
-            "",
-            "",
-        ),
-        (
+        ],
+        ["p50 detection lag / task length", f"{percentile(lags, 0.5):.1%}", f"{fixed_p50:.1%}"],
+        [
             "max detection lag / task length",
             f"{max(lags, default=float('nan')):.1%}",
             f"{FIXED_INTERVAL / min(renders):.1%}",
-            "",
-            "",
-            "",
-        ),
-        (
+        ],
+        [
             "gateway RSS peak (VmHWM)",
             f"{hwm_mb:.0f} MB",
             "",
             "",
             f"<= {TARGET_RSS_MB:.0f} MB",
             verdict(hwm_mb <= TARGET_RSS_MB),
-        ),
-        (
-            "gateway CPU, whole run",
-            f"{cpu:.0f} s",
-            "",
-            "",
-            "",
-            "",
-        ),
-        (
-            "  per task",
-            f"{cpu / len(plans) * 1000:.1f} ms",
-            "",
-            "",
-            "",
-            "",
-        ),
-        (
-            "  share of a core, wall time",
-            f"{cpu / wall:.0%} (peak 5 s: {cpu_peak(samples):.0%})",
-            "",
-            "",
-            "",
-            "",
-        ),
-        (
-            "  per modelled second",
-            f"{cpu / (wall * scale):.1%}",
-            "",
-            "",
-            "",
-            "",
-        ),
-        (
+        ],
+        ["gateway CPU, whole run", f"{cpu:.0f} s"],
+        ["  per task", f"{cpu / len(plans) * 1000:.1f} ms"],
+        ["  share of a core, wall time", f"{cpu / wall:.0%} (peak 5 s: {cpu_peak(samples):.0%})"],
+        ["  per modelled second", f"{cpu / (wall * scale):.1%}"],
+        [
             "most API calls in any 1 s",
             f"{worst}",
             f"limit {limit:g}",
             f"{worst / limit:.0%}",
             "never above limit",
             verdict(rate_ok),
-        ),
+        ],
     ]
-    header = ("figure", "value", "fixed 5 s poller", "ratio", "target", "")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)) + " |",
-        "| " + " | ".join("-" * w for w in widths) + " |",
-    ]
-    lines += [
-        "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in rows
-    ]
+    titles = ("figure", "value", "fixed 5 s poller", "ratio", "target", "")
+    lines = table(
+        [Column(t) for t in titles], [row + [""] * (6 - len(row)) for row in rows], "markdown"
+    )
     print()
     print("\n".join(lines))
     print()
@@ -812,10 +676,8 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    return run(parse_args(argv))
+    with bounded():
+        return run(parse_args(argv))
 
 
 if __name__ == "__main__":

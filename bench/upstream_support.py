@@ -1,8 +1,7 @@
-"""Plumbing for `bench/upstream_polling.py`: the instrumented fake upstream and process helpers.
+"""The instrumented fake upstream of `bench/wait_detection.py` and `bench/upstream_polling.py`.
 
-Imported by `bench/upstream_polling.py`. Run as a script it is the fake upstream process that
-benchmark starts, so that the gateway, the fake and the orchestrating script each have their
-own interpreter (and GIL):
+`start_fake` starts it in its own process, so that the gateway, the fake and the orchestrating
+script each have their own interpreter (and GIL); run as a script it is that process:
 
     python bench/upstream_support.py fake --port P --time-scale S
 
@@ -23,43 +22,21 @@ three additions made here, outside `src/`:
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
+import json
 import re
-import subprocess
 import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-START_TIMEOUT = 60.0
+from harness import HOST, Process, Processes, free_port, helper_parser, wait_http
+
+SUPPORT = Path(__file__).resolve()
 PROMPT_RE = re.compile(r"bench task #(\d+) renders ([0-9.]+) s")
-
-__all__ = [
-    "HOST",
-    "Process",
-    "clean_env",
-    "free_port",
-    "make_prompt",
-    "parse_prompt",
-    "process_cpu_seconds",
-    "process_memory_kib",
-    "spawn",
-    "stop",
-    "wait_http",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# shared helpers
 
 
 def make_prompt(index: int, render_seconds: float) -> str:
@@ -73,99 +50,22 @@ def parse_prompt(prompt: str | None) -> tuple[int, float] | None:
     return (int(found.group(1)), float(found.group(2))) if found else None
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads (Linux /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
-        stat = handle.read()
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+def start_fake(processes: Processes, time_scale: float) -> Process:
+    """The instrumented fake DashScope in its own process, once it answers."""
+    port = free_port()
+    argv = ["fake", "--port", str(port), "--time-scale", str(time_scale)]
+    fake = processes.helper("fake", SUPPORT, *argv, port=port)
+    wait_http(fake, "/_bench/progress")
+    return fake
 
 
-def process_memory_kib(pid: int) -> dict[str, int]:
-    """`VmRSS` and `VmHWM` (the RSS peak) of a process, in KiB (Linux /proc/PID/status)."""
-    found: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                found[name] = int(value.split()[0])
-    return found
-
-
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """This environment without any `VIDGATE_*` setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
-    env.pop("XDG_DATA_HOME", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], url: str, log: Path) -> Process:
-    """Start a server process with its output in `log`."""
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            list(argv),
-            cwd=Path(__file__).resolve().parent.parent,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Process(name, popen, url, log)
-
-
-def wait_http(process: Process, path: str, timeout: float = START_TIMEOUT) -> None:
-    """Wait until `GET path` answers 200, or raise with the log's tail."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited at start:\n{process.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(process.url + path, timeout=10.0).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{process.name} did not start:\n{process.log_tail()}")
-        time.sleep(0.1)
-
-
-def stop(process: Process) -> None:
-    """SIGTERM, then SIGKILL after 10 s; only this process, by its id."""
-    if process.popen.poll() is None:
-        process.popen.terminate()
-        try:
-            process.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait(timeout=10)
+def provider_toml(base_url: str, **settings: Any) -> str:
+    """A config with one DashScope provider `up` on the fake, the default route."""
+    fields = {"kind": "dashscope", "base_url": base_url, "api_key": "sk-bench", **settings}
+    lines = ["[providers.up]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
+    lines += ["", "[routes]", 'default = ["up"]', ""]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +78,7 @@ def serve_fake(port: int, time_scale: float) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from vidgate.models import Status, Task, VideoRequest
+    from vidgate import Status, Task, VideoRequest
     from vidgate.testing import Counters, FakeState, FakeTask, Timing, create_app
 
     class TimedCounters(Counters):
@@ -286,13 +186,12 @@ def serve_fake(port: int, time_scale: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="the upstream-polling benchmark's fake upstream")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fake = commands.add_parser("fake", help="serve the instrumented fake DashScope API")
-    fake.add_argument("--port", type=int, required=True)
-    fake.add_argument("--time-scale", type=float, default=1.0)
+    parser, commands = helper_parser(
+        "the instrumented fake upstream", fake="serve the instrumented fake DashScope API"
+    )
+    commands["fake"].add_argument("--time-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
-    # uvicorn turns SIGTERM (sent by `stop`) into a graceful shutdown.
+    # uvicorn turns SIGTERM (sent by `Processes.stop`) into a graceful shutdown.
     serve_fake(args.port, args.time_scale)
 
 

@@ -19,6 +19,7 @@ the create included; nothing is downloaded. Target: vidgate's p95 < 100 ms with 
 per task. Usage:
 
     .venv/bin/python bench/wait_detection.py [--tasks 12] [--min-seconds 5] [--max-seconds 60]
+        [--json PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ import asyncio
 import itertools
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -41,21 +40,25 @@ from typing import Any
 import httpx
 
 import vidgate
-from upstream_support import (
-    HOST,
-    Process,
-    clean_env,
-    free_port,
-    make_prompt,
-    spawn,
-    stop,
-    wait_http,
+from harness import (
+    TERMINAL,
+    Column,
+    Gateway,
+    Processes,
+    backoff,
+    bounded,
+    epoch,
+    parse_with_quick,
+    percentile,
+    table,
+    verdict,
 )
-from vidgate.client.policy import DASHSCOPE_SCHEDULE
+from upstream_support import make_prompt, provider_toml, start_fake
 
-TERMINAL = ("completed", "failed", "cancelled")
 LATENCY_TARGET_MS = 100.0
 REQUEST_TARGET = 4.0
+DASHSCOPE_SDK_SCHEDULE = (1.0, 1.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 5.0)
+QUICK = {"tasks": 3, "min_seconds": 2.0, "max_seconds": 8.0}
 Strategy = Callable[[httpx.AsyncClient, str, str], Awaitable[tuple[float, int]]]
 
 
@@ -74,77 +77,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--min-seconds", type=float, default=5.0)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    return parser.parse_args()
+    return parse_with_quick(parser, QUICK)
 
 
-def providers_toml(base_url: str, tasks: int) -> str:
-    return "\n".join(
-        [
-            "[providers.up]",
-            'kind = "dashscope"',
-            f'base_url = "{base_url}"',
-            'api_key = "sk-bench"',
-            f"concurrency = {tasks}",
-            "requests_per_second = 1000",
-            "poll_interval = 0.5",
-            "max_poll_interval = 2.0",
-            "expected_time_scale = 0.01",
-            "",
-            "[routes]",
-            'default = ["up"]',
-            "",
-        ]
+def start_gateway(processes: Processes, tasks: int) -> Gateway:
+    """The fake, and `vidgate serve` in front of it with a key."""
+    fake = start_fake(processes, 1)
+    config = processes.workdir / "providers.toml"
+    config.write_text(
+        provider_toml(
+            fake.url + "/api/v1",
+            concurrency=tasks,
+            requests_per_second=1000,
+            poll_interval=0.5,
+            max_poll_interval=2.0,
+            expected_time_scale=0.01,
+        )
     )
-
-
-def vidgate_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "vidgate.cli.main", *args]
-
-
-def start_fake(workdir: Path) -> Process:
-    """The instrumented fake DashScope of `upstream_support.py`, in real time."""
-    port = free_port()
-    argv = [sys.executable, str(Path(__file__).with_name("upstream_support.py")), "fake"]
-    argv += ["--port", str(port), "--time-scale", "1"]
-    fake = spawn("fake", argv, clean_env({}), f"http://{HOST}:{port}", workdir / "fake.log")
-    wait_http(fake, "/_bench/progress")
-    return fake
-
-
-def start_gateway(workdir: Path, fake: Process, tasks: int) -> tuple[Process, str]:
-    """`vidgate serve` in front of the fake, and a key for it."""
-    config = workdir / "providers.toml"
-    config.write_text(providers_toml(fake.url + "/api/v1", tasks))
-    port = free_port()
-    env = clean_env(
-        {
-            "VIDGATE_DATA_DIR": str(workdir / "data"),
-            "VIDGATE_HOST": HOST,
-            "VIDGATE_PORT": str(port),
-            "VIDGATE_CONFIG": str(config),
-            "VIDGATE_ALLOW_NETWORKS": "127.0.0.0/8",
-        }
-    )
-    created = subprocess.run(
-        vidgate_command("keys", "create", "--name", "bench"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    argv = vidgate_command("serve", "--no-access-log", "--log-level", "warning")
-    gateway = spawn("gateway", argv, env, f"http://{HOST}:{port}", workdir / "gateway.log")
-    wait_http(gateway, "/healthz")
-    return gateway, created.stdout.strip()
+    return processes.gateway("gateway", config=config, allow_loopback=True)
 
 
 def latency_ms(finished_at: datetime | str | None, returned: float) -> float:
-    if isinstance(finished_at, str):
-        finished_at = datetime.fromisoformat(finished_at.replace("Z", "+00:00"))
     if finished_at is None:
         raise RuntimeError("a finished task without finished_at")
-    return (returned - finished_at.timestamp()) * 1000
+    stamp = epoch(finished_at) if isinstance(finished_at, str) else finished_at.timestamp()
+    return (returned - stamp) * 1000
 
 
 def poller(intervals: Callable[[], Iterator[float]]) -> Strategy:
@@ -168,7 +125,7 @@ def seed_000() -> Iterator[float]:
 
 
 def dashscope_sdk() -> Iterator[float]:
-    return itertools.chain(DASHSCOPE_SCHEDULE, itertools.repeat(DASHSCOPE_SCHEDULE[-1]))
+    return backoff(DASHSCOPE_SDK_SCHEDULE)
 
 
 def one_second() -> Iterator[float]:
@@ -220,11 +177,6 @@ async def run_all(url: str, key: str, lengths: list[float]) -> dict[str, list[Ou
         return {name: list(await asyncio.gather(*tasks)) for name, tasks in jobs.items()}
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def summarise(results: dict[str, list[Outcome]]) -> dict[str, dict[str, float]]:
     rows = {}
     for name, outcomes in results.items():
@@ -232,8 +184,8 @@ def summarise(results: dict[str, list[Outcome]]) -> dict[str, dict[str, float]]:
         requests = [float(o.requests) for o in outcomes]
         rows[name] = {
             "tasks": len(outcomes),
-            "p50_ms": percentile(latencies, 0.50),
-            "p95_ms": percentile(latencies, 0.95),
+            "p50_ms": percentile(latencies, 0.50, "rounded-index"),
+            "p95_ms": percentile(latencies, 0.95, "rounded-index"),
             "max_ms": max(latencies),
             "requests_mean": statistics.fmean(requests),
             "requests_max": max(requests),
@@ -242,13 +194,21 @@ def summarise(results: dict[str, list[Outcome]]) -> dict[str, dict[str, float]]:
 
 
 def report(rows: dict[str, dict[str, float]]) -> str:
-    head = f"{'client':<38} {'tasks':>5} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'req/task':>9}"
-    lines = [head, "-" * len(head)]
-    for name, row in rows.items():
-        lines.append(
-            f"{name:<38} {row['tasks']:>5.0f} {row['p50_ms']:>9.1f} {row['p95_ms']:>9.1f} "
-            f"{row['max_ms']:>9.1f} {row['requests_mean']:>9.2f}"
-        )
+    columns = [
+        Column("client", 38, "<"),
+        Column("tasks", 5),
+        *(Column(title, 9) for title in ("p50 ms", "p95 ms", "max ms", "req/task")),
+    ]
+    cells = [
+        [
+            name,
+            f"{row['tasks']:.0f}",
+            *(f"{row[figure]:.1f}" for figure in ("p50_ms", "p95_ms", "max_ms")),
+            f"{row['requests_mean']:.2f}",
+        ]
+        for name, row in rows.items()
+    ]
+    lines = table(columns, cells, "ruled")
     ours = rows["vidgate wait()"]
     lines.append("")
     for name, row in rows.items():
@@ -262,7 +222,7 @@ def report(rows: dict[str, dict[str, float]]) -> str:
     lines.append(
         f"target: vidgate p95 < {LATENCY_TARGET_MS:.0f} ms with <= {REQUEST_TARGET:.0f} "
         f"requests per task: {ours['p95_ms']:.1f} ms, at most {ours['requests_max']:.0f}: "
-        f"{'PASS' if passed else 'MISS'}"
+        f"{verdict(passed)}"
     )
     return "\n".join(lines)
 
@@ -271,24 +231,18 @@ def main() -> int:
     args = parse_args()
     step = (args.max_seconds - args.min_seconds) / max(1, args.tasks - 1)
     lengths = [round(args.min_seconds + i * step, 3) for i in range(args.tasks)]
-    with tempfile.TemporaryDirectory(prefix="wait-detection-") as name:
-        workdir = Path(name)
-        fake = start_fake(workdir)
-        gateway = None
-        try:
-            gateway, key = start_gateway(workdir, fake, 4 * args.tasks)
-            print(
-                f"{4 * args.tasks} tasks of {lengths[0]:g}-{lengths[-1]:g} s on {gateway.url}; "
-                f"about {lengths[-1] + 20:.0f} s...",
-                file=sys.stderr,
-            )
-            started = time.monotonic()
-            results = asyncio.run(run_all(gateway.url, key, lengths))
-            took = time.monotonic() - started
-        finally:
-            for process in (gateway, fake):
-                if process is not None:
-                    stop(process)
+    # Every client's wait ends within its longest task plus its last interval (15 s at most).
+    limit = lengths[-1] + 120
+    with bounded(), Processes("wait-detection-") as processes:
+        gateway = start_gateway(processes, 4 * args.tasks)
+        print(
+            f"{4 * args.tasks} tasks of {lengths[0]:g}-{lengths[-1]:g} s on {gateway.url}; "
+            f"about {lengths[-1] + 20:.0f} s...",
+            file=sys.stderr,
+        )
+        started = time.monotonic()
+        results = asyncio.run(asyncio.wait_for(run_all(gateway.url, gateway.key, lengths), limit))
+        took = time.monotonic() - started
     rows = summarise(results)
     print(report(rows))
     print(f"(the run took {took:.0f} s)")

@@ -7,6 +7,7 @@ record; nothing outside the store sees a database row.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -29,6 +30,7 @@ __all__ = [
     "TaskQuery",
     "TaskRecord",
     "TaskState",
+    "Transition",
 ]
 
 MediaKind = Literal["image", "video"]
@@ -96,7 +98,7 @@ class TaskState:
     usage: Usage | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewTask:
     """A validated request, ready to be queued with its quota reserved."""
 
@@ -116,32 +118,18 @@ class NewTask:
     request_hash: str | None = None
 
 
-@dataclass(frozen=True)
-class TaskRecord:
+@dataclass(frozen=True, kw_only=True)
+class TaskRecord(NewTask):
     """A stored task: the request as resolved at submit, and its state now."""
 
-    id: str
-    owner_id: str
-    model: str
-    mode: Mode
-    provider: str
-    request: VideoRequest
-    shape: Shape
-    seed: int
-    inputs: tuple[StoredInput, ...]
     status: Status
     progress: int
-    reserved_seconds: float
-    created_at: datetime
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: TaskError | None = None
     result: StoredResult | None = None
     usage: Usage | None = None
-    callback_url: str | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
     attempts: int = 0
     upstream_id: str | None = None
     upstream_status: str | None = None
@@ -150,6 +138,12 @@ class TaskRecord:
     poll_failures: int = 0
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+
+    @classmethod
+    def queued(cls, task: NewTask) -> TaskRecord:
+        """A new task as it is stored: queued, at 0%, never attempted."""
+        submitted = {f.name: getattr(task, f.name) for f in dataclasses.fields(NewTask)}
+        return cls(**submitted, status=Status.QUEUED, progress=0, updated_at=task.created_at)
 
     def inputs_of(self, field: str) -> list[StoredInput]:
         """The stored inputs that came from one request field, in request order."""
@@ -171,18 +165,30 @@ class TaskRecord:
 
     def at(self, state: TaskState) -> TaskRecord:
         """This task as it was when it was in ``state``."""
-        return dataclasses.replace(
-            self,
-            status=state.status,
-            progress=state.progress,
-            provider=state.provider,
-            updated_at=state.updated_at,
-            started_at=state.started_at,
-            finished_at=state.finished_at,
-            error=state.error,
-            result=state.result,
-            usage=state.usage,
-        )
+        return dataclasses.replace(self, **{f.name: getattr(state, f.name) for f in _STATE})
+
+
+_STATE = dataclasses.fields(TaskState)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A compare-and-set of a task's status, with what the new status brings.
+
+    It applies only while the task is in one of ``expected`` (and, where given, belongs to
+    ``owner_id`` or is leased to ``worker``).
+    """
+
+    expected: Collection[Status]
+    to: Status
+    owner_id: str | None = None
+    worker: str | None = None
+    error: TaskError | None = None
+    result: StoredResult | None = None
+    usage: Usage | None = None
+    upstream_status: str | None = None
+    settle_seconds: float | None = None
+    """Seconds a completion settles; the reservation when None."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidgate.catalog import DEFAULT_MODELS
-from vidgate.dialects import dashscope_outbound as dashscope
-from vidgate.dialects import kik, native, nebula, openai
+from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
 from vidgate.dialects.outbound import Outbound
 from vidgate.models import VideoRequest, detect_mode
 
@@ -45,7 +44,7 @@ PROFILES: dict[str, Profile] = {
         percent_progress=True,
         fills_model=False,
     ),
-    "dashscope": Profile("dashscope", dashscope.OUTBOUND),
+    "dashscope": Profile("dashscope", dashscope_outbound.OUTBOUND),
     "kik": Profile("kik", kik.OUTBOUND),
     "nebula": Profile("nebula", nebula.OUTBOUND),
     "openai": Profile("openai", openai.OUTBOUND, percent_progress=True, fills_model=False),

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from vidgate.blobs import BlobStore
 from vidgate.catalog import SIZES
 from vidgate.models import Status, TaskError, Usage
-from vidgate.records import StoredResult, TaskRecord
+from vidgate.records import StoredResult, TaskRecord, Transition
 from vidgate.store import Store
 
 __all__ = ["Finisher", "resolution_tier"]
@@ -39,9 +39,8 @@ class Finisher:
     ) -> bool:
         """Complete a task the worker holds and settle its usage; on a lost race the result
         blob is deleted, as nothing refers to it."""
-        changed = await self.store.transition(
-            task.id,
-            expected=[Status.PROCESSING],
+        change = Transition(
+            expected=(Status.PROCESSING,),
             to=Status.COMPLETED,
             worker=worker,
             result=result,
@@ -49,6 +48,7 @@ class Finisher:
             upstream_status=upstream_status,
             settle_seconds=usage.duration,
         )
+        changed = await self.store.transition(task.id, change)
         if changed is None:
             self.blobs.delete(result.blob)
             return False
@@ -66,11 +66,7 @@ class Finisher:
     ) -> bool:
         """End a task as failed (or cancelled upstream) and refund it; ``worker`` None means
         whoever holds it, as the reaper does."""
-        changed = await self.store.transition(
-            task_id,
-            expected=expected,
-            to=status,
-            worker=worker,
-            error=TaskError(code=code, message=message),
-        )
+        error = TaskError(code=code, message=message)
+        change = Transition(expected=expected, to=status, worker=worker, error=error)
+        changed = await self.store.transition(task_id, change)
         return changed is not None

@@ -19,7 +19,7 @@ from vidgate.netguard import BlockedAddress
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
 from vidgate.providers.upstream import UpstreamError
-from vidgate.records import Event, NewTask, StoredInput, TaskQuery, TaskRecord
+from vidgate.records import Event, NewTask, StoredInput, TaskQuery, TaskRecord, Transition
 from vidgate.service.presenting import Presenter
 from vidgate.service.validation import check_request, derive_seed
 from vidgate.store import QuotaShort, Store
@@ -234,9 +234,8 @@ class Tasks:
         limits = self.providers.limits(found.provider)
         if (limits is not None and limits.can_cancel_running) or await self._cancel_upstream(found):
             expected.append(Status.PROCESSING)
-        changed = await self.store.transition(
-            task_id, expected=expected, to=Status.CANCELLED, owner_id=owner_id, error=CANCELLED
-        )
+        change = Transition(expected, Status.CANCELLED, owner_id=owner_id, error=CANCELLED)
+        changed = await self.store.transition(task_id, change)
         if changed is not None:
             return self.presenter.task(changed)
         current = await self.get(owner_id, task_id)

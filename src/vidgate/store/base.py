@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from vidgate.errors import VidgateError
-from vidgate.models import Status, TaskError, Usage
 from vidgate.records import (
     Delivery,
     DeliveryOutcome,
@@ -30,9 +29,9 @@ from vidgate.records import (
     KeyRecord,
     LedgerEntry,
     NewTask,
-    StoredResult,
     TaskQuery,
     TaskRecord,
+    Transition,
 )
 
 __all__ = [
@@ -107,26 +106,13 @@ class TaskStore(Protocol):
         """How many of the owner's tasks match (``query.after`` included)."""
         ...
 
-    async def transition(
-        self,
-        task_id: str,
-        *,
-        expected: Collection[Status],
-        to: Status,
-        owner_id: str | None = None,
-        worker: str | None = None,
-        error: TaskError | None = None,
-        result: StoredResult | None = None,
-        usage: Usage | None = None,
-        upstream_status: str | None = None,
-        settle_seconds: float | None = None,
-    ) -> TaskRecord | None:
+    async def transition(self, task_id: str, change: Transition) -> TaskRecord | None:
         """Compare-and-set a task's status; the winner alone settles or refunds its quota.
 
-        Completion sets progress to 100 and settles ``settle_seconds`` (the reservation when
-        None); failure and cancellation refund the reservation. Returns the updated task, or
-        None when it was not in an expected status (or not the owner's or worker's). Raises
-        ValueError when ``expected`` names a terminal status.
+        Completion sets progress to 100 and settles ``change.settle_seconds``; failure and
+        cancellation refund the reservation. Returns the updated task, or None when it was not
+        in an expected status (or not the owner's or worker's). Raises ValueError when
+        ``change.expected`` names a terminal status.
         """
         ...
 

@@ -10,10 +10,10 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from vidgate.clock import utcnow
-from vidgate.models import Status, TaskError, Usage
+from vidgate.models import Status
 from vidgate.records import (
     Delivery,
     DeliveryAttempt,
@@ -23,14 +23,16 @@ from vidgate.records import (
     KeyRecord,
     LedgerEntry,
     NewTask,
-    StoredResult,
     TaskQuery,
     TaskRecord,
+    Transition,
 )
 from vidgate.store.base import Listener, QuotaShort
 from vidgate.webhooks import event_type, wants_delivery
 
 __all__ = ["MemoryStore"]
+
+T = TypeVar("T")
 
 
 def _naive(moment: datetime) -> datetime:
@@ -49,6 +51,10 @@ def _matches(task: TaskRecord, owner_id: str, query: TaskQuery) -> bool:
         or (task.id > query.after if query.ascending else task.id < query.after),
     )
     return all(checks)
+
+
+def _given(new: T | None, old: T | None) -> T | None:
+    return old if new is None else new
 
 
 class MemoryStore:
@@ -129,25 +135,7 @@ class MemoryStore:
         self._keys[key.id] = dataclasses.replace(
             key, reserved_seconds=key.reserved_seconds + task.reserved_seconds
         )
-        stored = TaskRecord(
-            id=task.id,
-            owner_id=task.owner_id,
-            model=task.model,
-            mode=task.mode,
-            provider=task.provider,
-            request=task.request,
-            shape=task.shape,
-            seed=task.seed,
-            inputs=task.inputs,
-            status=Status.QUEUED,
-            progress=0,
-            reserved_seconds=task.reserved_seconds,
-            created_at=task.created_at,
-            updated_at=task.created_at,
-            callback_url=task.callback_url,
-            idempotency_key=task.idempotency_key,
-            request_hash=task.request_hash,
-        )
+        stored = TaskRecord.queued(task)
         self._tasks[task.id] = stored
         self._book(stored, "reserve", task.reserved_seconds, task.created_at)
         self._announce([self._append_event(stored, task.created_at)])
@@ -182,48 +170,34 @@ class MemoryStore:
     async def count_tasks(self, owner_id: str, query: TaskQuery) -> int:
         return sum(1 for t in self._tasks.values() if _matches(t, owner_id, query))
 
-    async def transition(
-        self,
-        task_id: str,
-        *,
-        expected: Collection[Status],
-        to: Status,
-        owner_id: str | None = None,
-        worker: str | None = None,
-        error: TaskError | None = None,
-        result: StoredResult | None = None,
-        usage: Usage | None = None,
-        upstream_status: str | None = None,
-        settle_seconds: float | None = None,
-    ) -> TaskRecord | None:
-        if any(status.terminal for status in expected):
+    async def transition(self, task_id: str, change: Transition) -> TaskRecord | None:
+        if any(status.terminal for status in change.expected):
             raise ValueError("a terminal status never changes")
         task = self._tasks.get(task_id)
         if (
             task is None
-            or task.status not in expected
-            or (owner_id is not None and task.owner_id != owner_id)
-            or (worker is not None and task.lease_owner != worker)
+            or task.status not in change.expected
+            or (change.owner_id is not None and task.owner_id != change.owner_id)
+            or (change.worker is not None and task.lease_owner != change.worker)
         ):
             return None
         now = utcnow()
+        to = change.to
         task = dataclasses.replace(
             task,
             status=to,
             updated_at=now,
-            error=error if error is not None else task.error,
-            result=result if result is not None else task.result,
-            usage=usage if usage is not None else task.usage,
-            upstream_status=upstream_status
-            if upstream_status is not None
-            else task.upstream_status,
+            error=_given(change.error, task.error),
+            result=_given(change.result, task.result),
+            usage=_given(change.usage, task.usage),
+            upstream_status=_given(change.upstream_status, task.upstream_status),
             progress=100 if to is Status.COMPLETED else task.progress,
         )
         if to.terminal:
             task = dataclasses.replace(
                 task, finished_at=now, lease_owner=None, lease_expires_at=None
             )
-            self._close_reservation(task, settle_seconds, now)
+            self._close_reservation(task, change.settle_seconds, now)
         self._tasks[task_id] = task
         self._announce([self._append_event(task, now)])
         return task

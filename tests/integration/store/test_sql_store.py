@@ -16,6 +16,7 @@ from test_store_contract import new_task
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
+from vidgate.records import Transition
 from vidgate.service.keys import create_key
 from vidgate.store import SqlStore
 from vidgate.store.sql.outbox import append_event
@@ -69,7 +70,7 @@ async def test_events_become_visible_in_id_order(store: SqlStore) -> None:
     async with store.db.writing() as conn:
         await append_event(store.db, conn, first, utcnow())
         later = asyncio.ensure_future(
-            store.transition(second.id, expected=[Status.QUEUED], to=Status.CANCELLED)
+            store.transition(second.id, Transition(expected=[Status.QUEUED], to=Status.CANCELLED))
         )
         await asyncio.sleep(0.3)
         assert await store.events_since(before) == []

@@ -15,7 +15,14 @@ from vidgate.catalog import Shape
 from vidgate.clock import utcnow
 from vidgate.ids import new_task_id
 from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
-from vidgate.records import FileRecord, NewTask, StoredInput, StoredResult, TaskQuery
+from vidgate.records import (
+    FileRecord,
+    NewTask,
+    StoredInput,
+    StoredResult,
+    TaskQuery,
+    Transition,
+)
 from vidgate.service.keys import create_key
 from vidgate.store import MemoryStore, QuotaShort, SqlStore, Store
 
@@ -125,18 +132,21 @@ async def test_racing_terminal_transitions_settle_or_refund_once(
         results = await asyncio.gather(
             store.transition(
                 task.id,
-                expected=[Status.PROCESSING],
-                to=Status.COMPLETED,
-                worker="w1",
-                settle_seconds=4.0,
+                Transition(
+                    expected=[Status.PROCESSING],
+                    to=Status.COMPLETED,
+                    worker="w1",
+                    settle_seconds=4.0,
+                ),
             ),
             *(
                 store.transition(
-                    task.id, expected=[Status.QUEUED, Status.PROCESSING], to=Status.CANCELLED
+                    task.id,
+                    Transition(expected=[Status.QUEUED, Status.PROCESSING], to=Status.CANCELLED),
                 )
                 for _ in range(3)
             ),
-            store.transition(task.id, expected=[Status.PROCESSING], to=Status.FAILED),
+            store.transition(task.id, Transition(expected=[Status.PROCESSING], to=Status.FAILED)),
         )
         winners = [r for r in results if r is not None]
         assert len(winners) == 1
@@ -144,9 +154,14 @@ async def test_racing_terminal_transitions_settle_or_refund_once(
             expected_used += 4.0
             assert winners[0].progress == 100
         for status in (Status.QUEUED, Status.PROCESSING):
-            assert await store.transition(task.id, expected=[status], to=Status.FAILED) is None
+            assert (
+                await store.transition(task.id, Transition(expected=[status], to=Status.FAILED))
+                is None
+            )
         with pytest.raises(ValueError, match="terminal"):
-            await store.transition(task.id, expected=[Status.COMPLETED], to=Status.FAILED)
+            await store.transition(
+                task.id, Transition(expected=[Status.COMPLETED], to=Status.FAILED)
+            )
 
     ledger = await store.ledger_for(key.key_id)
     reserves = [e for e in ledger if e.kind == "reserve"]
@@ -175,13 +190,15 @@ async def test_a_transition_keeps_its_outcome(store: Store) -> None:
     long_status = "RUNNING_" + "x" * 200
     done = await store.transition(
         task.id,
-        expected=[Status.PROCESSING],
-        to=Status.COMPLETED,
-        worker="w1",
-        result=result,
-        usage=usage,
-        upstream_status=long_status,
-        settle_seconds=5.0,
+        Transition(
+            expected=[Status.PROCESSING],
+            to=Status.COMPLETED,
+            worker="w1",
+            result=result,
+            usage=usage,
+            upstream_status=long_status,
+            settle_seconds=5.0,
+        ),
     )
     assert done is not None
     assert (done.result, done.usage, done.upstream_status) == (result, usage, long_status)
@@ -196,7 +213,9 @@ async def test_only_the_lease_holder_may_write(store: Store) -> None:
     assert not await store.set_progress(task.id, "w2", 10)
     assert not await store.renew(task.id, "w2", LEASE)
     assert (
-        await store.transition(task.id, expected=[Status.PROCESSING], to=Status.FAILED, worker="w2")
+        await store.transition(
+            task.id, Transition(expected=[Status.PROCESSING], to=Status.FAILED, worker="w2")
+        )
         is None
     )
     assert await store.set_progress(task.id, "w1", 10)
@@ -268,7 +287,7 @@ async def test_listing_pages_filters_and_counts(store: Store) -> None:
     key = await create_key(store, "k", None)
     ids = [(await store.insert_task(new_task(key.key_id)))[0].id for _ in range(5)]
     await store.insert_task(new_task(key.key_id, model="other-model"))
-    await store.transition(ids[1], expected=[Status.QUEUED], to=Status.CANCELLED)
+    await store.transition(ids[1], Transition(expected=[Status.QUEUED], to=Status.CANCELLED))
     newest = await store.find_tasks(key.key_id, TaskQuery(model="wan2.6-t2v"), limit=3)
     assert [t.id for t in newest] == ids[::-1][:3]
     after = TaskQuery(model="wan2.6-t2v", after=newest[-1].id)
@@ -297,10 +316,12 @@ async def test_every_change_is_an_event_with_the_state_it_left(store: Store) -> 
     await store.set_progress(task.id, "w1", 40)
     await store.transition(
         task.id,
-        expected=[Status.PROCESSING],
-        to=Status.FAILED,
-        worker="w1",
-        error=TaskError(code="render_failed", message="boom"),
+        Transition(
+            expected=[Status.PROCESSING],
+            to=Status.FAILED,
+            worker="w1",
+            error=TaskError(code="render_failed", message="boom"),
+        ),
     )
     events = await store.events_after(key.key_id, before)
     assert [e.type for e in events] == [
@@ -332,7 +353,9 @@ async def test_deliveries_follow_the_events_a_task_asked_for(store: Store) -> No
         new_task(key.key_id, callback_url="https://hooks.example/in", request=request)
     )
     await store.claim("local", "w1", LEASE, 1, 3)
-    await store.transition(task.id, expected=[Status.PROCESSING], to=Status.COMPLETED, worker="w1")
+    await store.transition(
+        task.id, Transition(expected=[Status.PROCESSING], to=Status.COMPLETED, worker="w1")
+    )
     due = await store.claim_deliveries("d1", LEASE, 10)
     assert [d.event.type for d in due] == ["task.queued", "task.completed"]
     assert due[0].event.state is not None and due[0].event.state.status is Status.QUEUED
@@ -402,7 +425,7 @@ async def test_the_reaper_finds_overdue_tasks(store: Store) -> None:
     stale, _ = await store.insert_task(new_task(key.key_id, created_at=old))
     await store.insert_task(new_task(key.key_id))
     done, _ = await store.insert_task(new_task(key.key_id, created_at=old))
-    await store.transition(done.id, expected=[Status.QUEUED], to=Status.CANCELLED)
+    await store.transition(done.id, Transition(expected=[Status.QUEUED], to=Status.CANCELLED))
     found = await store.overdue(utcnow() - timedelta(hours=1))
     assert [t.id for t in found] == [stale.id]
 
@@ -419,7 +442,7 @@ async def test_claims_racing_cancels_take_each_task_once(
         )
         cancels = asyncio.gather(
             *(
-                store.transition(task_id, expected=[Status.QUEUED], to=Status.CANCELLED)
+                store.transition(task_id, Transition(expected=[Status.QUEUED], to=Status.CANCELLED))
                 for task_id in reversed(ids)
             )
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +9,8 @@ from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.clock import utcnow
-from vidgate.models import Status, TaskError, Usage
-from vidgate.records import NewTask, StoredResult, TaskQuery, TaskRecord
+from vidgate.models import Status
+from vidgate.records import NewTask, TaskQuery, TaskRecord, Transition
 from vidgate.store.base import QuotaShort
 from vidgate.store.sql.concern import SqlConcern
 from vidgate.store.sql.database import Connectionlike
@@ -139,37 +138,28 @@ class SqlTasks(SqlConcern):
         async with self.db.reading() as conn:
             return int((await conn.execute(statement)).scalar_one())
 
-    async def transition(
-        self,
-        task_id: str,
-        *,
-        expected: Collection[Status],
-        to: Status,
-        owner_id: str | None = None,
-        worker: str | None = None,
-        error: TaskError | None = None,
-        result: StoredResult | None = None,
-        usage: Usage | None = None,
-        upstream_status: str | None = None,
-        settle_seconds: float | None = None,
-    ) -> TaskRecord | None:
-        if any(status.terminal for status in expected):
+    async def transition(self, task_id: str, change: Transition) -> TaskRecord | None:
+        if any(status.terminal for status in change.expected):
             raise ValueError("a terminal status never changes")
         now = utcnow()
-        conditions = [tasks.c.id == task_id, tasks.c.status.in_([s.value for s in expected])]
-        if owner_id is not None:
-            conditions.append(tasks.c.owner_id == owner_id)
-        if worker is not None:
-            conditions.append(tasks.c.lease_owner == worker)
+        to = change.to
+        conditions = [
+            tasks.c.id == task_id,
+            tasks.c.status.in_([s.value for s in change.expected]),
+        ]
+        if change.owner_id is not None:
+            conditions.append(tasks.c.owner_id == change.owner_id)
+        if change.worker is not None:
+            conditions.append(tasks.c.lease_owner == change.worker)
         changes: dict[str, Any] = {"status": to.value, "updated_at": now}
-        if error is not None:
-            changes["error"] = error.model_dump()
-        if result is not None:
-            changes["result"] = result_values(result)
-        if usage is not None:
-            changes["usage"] = usage.model_dump()
-        if upstream_status is not None:
-            changes["upstream_status"] = upstream_status
+        if change.error is not None:
+            changes["error"] = change.error.model_dump()
+        if change.result is not None:
+            changes["result"] = result_values(change.result)
+        if change.usage is not None:
+            changes["usage"] = change.usage.model_dump()
+        if change.upstream_status is not None:
+            changes["upstream_status"] = change.upstream_status
         if to is Status.COMPLETED:
             changes["progress"] = 100
         if to.terminal:
@@ -181,7 +171,7 @@ class SqlTasks(SqlConcern):
             task = await self._task(conn, task_id)
             assert task is not None
             if to.terminal:
-                await self._close_reservation(conn, task, settle_seconds, now)
+                await self._close_reservation(conn, task, change.settle_seconds, now)
             await append_event(self.db, conn, task, now)
             return task
 
