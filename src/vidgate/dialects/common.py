@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -91,12 +91,23 @@ def size_text(model: str | None, shape: Shape) -> str:
     return next(named, f"{shape.width}*{shape.height}")
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def millis(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
+    """Milliseconds since the epoch, exactly (no float rounding); naive times are UTC."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(milliseconds=1)
 
 
 def unix(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp())
+    """Whole seconds since the epoch; naive times are UTC."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(seconds=1)
 
 
 def from_millis(value: object) -> datetime | None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vidgate.catalog import Shape
+from vidgate.dialects import dashscope
 from vidgate.dialects.common import StatusWords, require_object, size_text, validate_request
 from vidgate.dialects.outbound import Call, Outbound, TaskPage, text
 from vidgate.errors import InvalidRequest
@@ -48,6 +49,9 @@ VACE_PARAMETERS = frozenset(
         "last_clip_url",
     }
 )
+EXTRA_FIELDS = VACE_PARAMETERS | dashscope.INPUT_EXTRAS | dashscope.PARAMETER_EXTRAS
+"""Fields a flat body carries beside the canonical ones: the vace parameters and the model
+extras the DashScope API takes, so that a request made there can be relayed here."""
 
 
 def task_path(task_id: str) -> str:
@@ -59,8 +63,8 @@ def parse_create(body: object) -> VideoRequest:
     fields = require_object(body)
     if "vace" in fields:
         raise InvalidRequest("vace parameters go at the top level of the body.", param="vace")
-    plain = {k: v for k, v in fields.items() if k not in VACE_PARAMETERS}
-    vace = {k: v for k, v in fields.items() if k in VACE_PARAMETERS}
+    plain = {k: v for k, v in fields.items() if k not in EXTRA_FIELDS}
+    vace = {k: v for k, v in fields.items() if k in EXTRA_FIELDS}
     return validate_request({**plain, "vace": vace})
 
 

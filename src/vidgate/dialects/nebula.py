@@ -61,7 +61,7 @@ def render_task(task: Task) -> dict[str, Any]:
     if task.error is not None:
         code = task.error.code
         # Seed 004 spells HTTP-style codes as numbers: {"code": 400, "message": …}.
-        wire_code: int | str = int(code) if code.isdigit() else code
+        wire_code: int | str = int(code) if code.isascii() and code.isdigit() else code
         data["error"] = {"code": wire_code, "message": task.error.message}
     return data
 

@@ -98,12 +98,6 @@ DASHSCOPE_ONLY_EXTRAS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidRequest,
-    reason="native.parse_create refuses DashScope-only extras that native.build_create writes "
-    "at the top level ('<name>: unknown field')",
-)
 @pytest.mark.parametrize("name", DASHSCOPE_ONLY_EXTRAS)
 def test_a_request_from_dashscope_survives_the_native_body(name: str) -> None:
     value = "https://in.example/a.mp3" if name.endswith("url") else True

@@ -109,12 +109,6 @@ def test_a_text_code_stays_text() -> None:
     assert nebula.render_task(failed)["error"] == {"code": "upstream_task_failed", "message": "m"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, AssertionError),
-    reason="nebula.render_task tests str.isdigit() and then calls int(): '²' is a digit to "
-    "isdigit() but int('²') raises ValueError, and '٣' (Arabic-Indic three) renders as 3",
-)
 @pytest.mark.parametrize("code", ["²", "٣"])
 def test_a_code_of_unicode_digits_renders_and_reads_back(code: str) -> None:
     failed = Task(task_id=TASK_ID, status=Status.FAILED, error=TaskError(code=code, message="m"))

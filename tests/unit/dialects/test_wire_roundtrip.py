@@ -194,7 +194,7 @@ def failed_or_cancelled(task: Task) -> Status:
     return Status.CANCELLED if cancelled else Status.FAILED
 
 
-# A time on a whole millisecond that `millis()` renders one ms early (see the xfail below).
+# A time on a whole millisecond that float arithmetic would render one ms early.
 MS_EDGE = datetime(2038, 12, 30, 0, 18, 47, 55_000, tzinfo=UTC)
 
 # ---------------------------------------------------------------------------------------------
@@ -270,13 +270,6 @@ def test_kik_task_round_trip(task: Task) -> None:
         assert wire[name] is None or isinstance(wire[name], int)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="common.millis() computes int(moment.timestamp() * 1000): float rounding makes some "
-    "whole-millisecond times one ms early, e.g. 2038-12-30 00:18:47.055 UTC renders as "
-    "2177281127054 instead of 2177281127055 (about 0.6% of ms times in 2000-2099)",
-)
 @FAST
 @given(tasks())
 @example(
