@@ -7,7 +7,6 @@ import contextlib
 from dataclasses import dataclass
 
 from vidgate.blobs import BlobStore, load_secret
-from vidgate.config import load_providers
 from vidgate.engine import Engine
 from vidgate.engine.deliver import Deliverer
 from vidgate.eventtail import tail_events
@@ -18,7 +17,7 @@ from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
 from vidgate.records import Delivery, Event
 from vidgate.service import Files, Keys, Presenter, Services, Tasks
-from vidgate.settings import Settings
+from vidgate.settings import Settings, load_providers
 from vidgate.store import Store, open_store
 
 __all__ = ["Runtime", "Wakeups"]

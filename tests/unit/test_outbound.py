@@ -6,11 +6,11 @@ import pytest
 
 from vidgate.catalog import MODELS, Shape, resolve_shape
 from vidgate.client.profiles import PROFILES
-from vidgate.config import ProviderConfig
 from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
 from vidgate.dialects.outbound import Outbound
 from vidgate.models import Mode, Status, VideoRequest
 from vidgate.providers.registry import dialect_of
+from vidgate.settings import ProviderConfig
 
 VEO = Shape(width=1280, height=720, fps=24, duration=8, resolution="720P", ratio="16:9")
 DIALECTS: dict[str, Outbound] = {

@@ -6,13 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vidgate.config import ProviderConfig, ProvidersFile
 from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
 from vidgate.dialects.outbound import Outbound
 from vidgate.netguard import GuardedFetcher
 from vidgate.providers.base import Provider, ProviderLimits
 from vidgate.providers.local.provider import LocalProvider
 from vidgate.providers.upstream import UpstreamProvider
+from vidgate.settings import ProviderConfig, ProvidersFile
 
 __all__ = ["DIALECTS", "Providers", "dialect_of"]
 

@@ -12,7 +12,6 @@ import httpx
 from pydantic import ValidationError
 
 from vidgate.catalog import Shape
-from vidgate.config import ProviderConfig
 from vidgate.dialects.outbound import Call, Outbound
 from vidgate.errors import VidgateError
 from vidgate.models import Task, VideoRequest
@@ -20,6 +19,7 @@ from vidgate.netguard import BlockedAddress, GuardedFetcher
 from vidgate.providers.base import ProviderError, ProviderLimits
 from vidgate.ratelimit import TokenBucket
 from vidgate.retry import poll_after, retry_after
+from vidgate.settings import ProviderConfig
 
 __all__ = ["Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
 
