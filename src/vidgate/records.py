@@ -16,6 +16,7 @@ from vidgate.catalog import Shape
 from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
 
 __all__ = [
+    "AttemptReport",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryOutcome",
@@ -31,6 +32,7 @@ __all__ = [
     "TaskRecord",
     "TaskState",
     "Transition",
+    "UpstreamAcceptance",
 ]
 
 MediaKind = Literal["image", "video"]
@@ -192,6 +194,16 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class UpstreamAcceptance:
+    """An upstream took a task: where it runs from now on, and when to look at it first."""
+
+    provider: str
+    upstream_id: str
+    credential: str
+    next_poll_at: datetime
+
+
+@dataclass(frozen=True)
 class TaskQuery:
     """Which of one owner's tasks to list, and in what order (ids sort by creation time)."""
 
@@ -227,6 +239,18 @@ class DeliveryAttempt:
     status_code: int | None
     error: str | None
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    """How one try at a webhook went, and what becomes of the delivery."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    outcome: DeliveryOutcome
+    next_attempt_at: datetime | None = None
+    """When to try again, for an outcome of ``pending``."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import httpx
 
 from vidgate.clock import utcnow
 from vidgate.netguard import BlockedAddress, GuardedFetcher
-from vidgate.records import Delivery
+from vidgate.records import AttemptReport, Delivery
 from vidgate.retry import retry_delay
 from vidgate.store import Store
 from vidgate.webhooks import new_secret, signature_headers
@@ -98,24 +98,13 @@ class Deliverer:
                 error = f"{type(exc).__name__}: {exc}".rstrip(": ")
             elapsed = int((time.monotonic() - started) * 1000)
             if error is None:
-                await self.store.record_attempt(
-                    delivery.id,
-                    self.worker,
-                    status_code=status,
-                    error=None,
-                    duration_ms=elapsed,
-                    outcome="delivered",
-                )
-                return
-            age = (utcnow() - delivery.created_at).total_seconds()
-            wait = retry_delay(delivery.attempts + 1, base=self.retry_base, cap=3600)
-            give_up = age + wait > self.retry_window
-            await self.store.record_attempt(
-                delivery.id,
-                self.worker,
-                status_code=status,
-                error=error,
-                duration_ms=elapsed,
-                outcome="failed" if give_up else "pending",
-                next_attempt_at=None if give_up else utcnow() + timedelta(seconds=wait),
-            )
+                report = AttemptReport(status, None, elapsed, "delivered")
+            else:
+                age = (utcnow() - delivery.created_at).total_seconds()
+                wait = retry_delay(delivery.attempts + 1, base=self.retry_base, cap=3600)
+                if age + wait > self.retry_window:
+                    report = AttemptReport(status, error, elapsed, "failed")
+                else:
+                    retry_at = utcnow() + timedelta(seconds=wait)
+                    report = AttemptReport(status, error, elapsed, "pending", retry_at)
+            await self.store.record_attempt(delivery.id, self.worker, report)

@@ -13,7 +13,7 @@ from vidgate.engine.finish import Finisher
 from vidgate.engine.schedule import expected_window, next_poll_delay
 from vidgate.models import VideoRequest
 from vidgate.providers.upstream import UpstreamError, UpstreamProvider
-from vidgate.records import TaskRecord
+from vidgate.records import TaskRecord, UpstreamAcceptance
 from vidgate.retry import retry_delay
 from vidgate.store import Store
 
@@ -104,14 +104,10 @@ class UpstreamSubmitter:
                     log.info("task %s: %s refused the submit: %s", task.id, name, exc)
                     last = exc
                     continue
-                recorded = await self.store.record_upstream(
-                    task.id,
-                    self.worker,
-                    provider=name,
-                    upstream_id=accepted.upstream_id,
-                    credential=accepted.credential,
-                    next_poll_at=first_poll_at(task, provider),
+                pin = UpstreamAcceptance(
+                    name, accepted.upstream_id, accepted.credential, first_poll_at(task, provider)
                 )
+                recorded = await self.store.record_upstream(task.id, self.worker, pin)
                 if not recorded:
                     await provider.cancel(accepted.upstream_id, accepted.credential)
                 return

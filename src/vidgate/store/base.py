@@ -22,8 +22,8 @@ from typing import Protocol
 
 from vidgate.errors import VidgateError
 from vidgate.records import (
+    AttemptReport,
     Delivery,
-    DeliveryOutcome,
     Event,
     FileRecord,
     KeyRecord,
@@ -32,6 +32,7 @@ from vidgate.records import (
     TaskQuery,
     TaskRecord,
     Transition,
+    UpstreamAcceptance,
 )
 
 __all__ = [
@@ -140,17 +141,10 @@ class LeaseStore(Protocol):
         ...
 
     async def record_upstream(
-        self,
-        task_id: str,
-        worker: str,
-        *,
-        provider: str,
-        upstream_id: str,
-        credential: str,
-        next_poll_at: datetime,
+        self, task_id: str, worker: str, accepted: UpstreamAcceptance
     ) -> bool:
         """Pin a task to the upstream task, provider and credential that accepted it, and
-        release its lease until ``next_poll_at``."""
+        release its lease until its first poll."""
         ...
 
     async def claim_polls(
@@ -199,17 +193,7 @@ class OutboxStore(Protocol):
         """Lease webhook deliveries that are due, most overdue first."""
         ...
 
-    async def record_attempt(
-        self,
-        delivery_id: str,
-        worker: str,
-        *,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        outcome: DeliveryOutcome,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
+    async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
         """Log one attempt and release the lease; only while ``worker`` holds it."""
         ...
 

@@ -15,9 +15,9 @@ from typing import Any, Literal, TypeVar
 from vidgate.clock import utcnow
 from vidgate.models import Status
 from vidgate.records import (
+    AttemptReport,
     Delivery,
     DeliveryAttempt,
-    DeliveryOutcome,
     Event,
     FileRecord,
     KeyRecord,
@@ -26,6 +26,7 @@ from vidgate.records import (
     TaskQuery,
     TaskRecord,
     Transition,
+    UpstreamAcceptance,
 )
 from vidgate.store.base import Listener, QuotaShort
 from vidgate.webhooks import event_type, wants_delivery
@@ -286,23 +287,16 @@ class MemoryStore:
         )
 
     async def record_upstream(
-        self,
-        task_id: str,
-        worker: str,
-        *,
-        provider: str,
-        upstream_id: str,
-        credential: str,
-        next_poll_at: datetime,
+        self, task_id: str, worker: str, accepted: UpstreamAcceptance
     ) -> bool:
         now = utcnow()
         return self._update_held(
             task_id,
             worker,
-            provider=provider,
-            upstream_id=upstream_id,
-            credential=credential,
-            next_poll_at=next_poll_at,
+            provider=accepted.provider,
+            upstream_id=accepted.upstream_id,
+            credential=accepted.credential,
+            next_poll_at=accepted.next_poll_at,
             poll_failures=0,
             lease_owner=None,
             lease_expires_at=None,
@@ -437,30 +431,20 @@ class MemoryStore:
             self._delivery_leases[delivery.id] = (worker, now + lease)
         return found[:limit]
 
-    async def record_attempt(
-        self,
-        delivery_id: str,
-        worker: str,
-        *,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        outcome: DeliveryOutcome,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
+    async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
         held = self._delivery_leases.get(delivery_id)
         delivery = self._deliveries.get(delivery_id)
         if held is None or held[0] != worker or delivery is None:
             return
         del self._delivery_leases[delivery_id]
         now = utcnow()
-        attempt = DeliveryAttempt(now, status_code, error, duration_ms)
+        attempt = DeliveryAttempt(now, report.status_code, report.error, report.duration_ms)
         self._deliveries[delivery_id] = dataclasses.replace(
             delivery,
-            status=outcome,
+            status=report.outcome,
             attempts=delivery.attempts + 1,
-            next_attempt_at=next_attempt_at or delivery.next_attempt_at,
-            delivered_at=now if outcome == "delivered" else delivery.delivered_at,
+            next_attempt_at=report.next_attempt_at or delivery.next_attempt_at,
+            delivered_at=now if report.outcome == "delivered" else delivery.delivered_at,
             history=(*delivery.history, attempt),
         )
 

@@ -16,12 +16,14 @@ from vidgate.clock import utcnow
 from vidgate.ids import new_task_id
 from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
 from vidgate.records import (
+    AttemptReport,
     FileRecord,
     NewTask,
     StoredInput,
     StoredResult,
     TaskQuery,
     Transition,
+    UpstreamAcceptance,
 )
 from vidgate.service.keys import create_key
 from vidgate.store import MemoryStore, QuotaShort, SqlStore, Store
@@ -252,9 +254,7 @@ async def test_upstream_tasks_are_polled_when_due(store: Store) -> None:
     task, _ = await store.insert_task(new_task(key.key_id, provider="up"))
     await store.claim("up", "w1", LEASE, 1, 3)
     due = utcnow() - timedelta(seconds=1)
-    pinned = await store.record_upstream(
-        task.id, "w1", provider="up", upstream_id="u-1", credential="0", next_poll_at=due
-    )
+    pinned = await store.record_upstream(task.id, "w1", UpstreamAcceptance("up", "u-1", "0", due))
     assert pinned
     assert await store.claim("up", "w2", timedelta(seconds=-1), 1, 3) == [], "never resubmitted"
     [polled] = await store.claim_polls(["up"], "p1", LEASE, 10)
@@ -361,22 +361,11 @@ async def test_deliveries_follow_the_events_a_task_asked_for(store: Store) -> No
     assert due[0].event.state is not None and due[0].event.state.status is Status.QUEUED
     assert await store.claim_deliveries("d2", LEASE, 10) == [], "leased to d1"
     first, second = due
-    await store.record_attempt(
-        first.id, "d1", status_code=200, error=None, duration_ms=5, outcome="delivered"
-    )
+    await store.record_attempt(first.id, "d1", AttemptReport(200, None, 5, "delivered"))
     retry_at = utcnow() + timedelta(hours=1)
-    await store.record_attempt(
-        second.id,
-        "d1",
-        status_code=503,
-        error="receiver answered HTTP 503",
-        duration_ms=7,
-        outcome="pending",
-        next_attempt_at=retry_at,
-    )
-    await store.record_attempt(
-        second.id, "d2", status_code=200, error=None, duration_ms=1, outcome="delivered"
-    )
+    refused = AttemptReport(503, "receiver answered HTTP 503", 7, "pending", retry_at)
+    await store.record_attempt(second.id, "d1", refused)
+    await store.record_attempt(second.id, "d2", AttemptReport(200, None, 1, "delivered"))
     log = await store.deliveries_for(task.id)
     assert [(d.status, d.attempts) for d in log] == [("delivered", 1), ("pending", 1)]
     assert log[0].delivered_at is not None and log[1].delivered_at is None

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
-from vidgate.records import TaskRecord
+from vidgate.records import TaskRecord, UpstreamAcceptance
 from vidgate.store.sql.concern import SqlConcern, lease_due
 from vidgate.store.sql.outbox import append_event
 from vidgate.store.sql.rows import task_from
@@ -93,14 +93,7 @@ class SqlLeases(SqlConcern):
             return int(result.scalar_one())
 
     async def record_upstream(
-        self,
-        task_id: str,
-        worker: str,
-        *,
-        provider: str,
-        upstream_id: str,
-        credential: str,
-        next_poll_at: datetime,
+        self, task_id: str, worker: str, accepted: UpstreamAcceptance
     ) -> bool:
         now = utcnow()
         async with self.db.writing() as conn:
@@ -108,10 +101,10 @@ class SqlLeases(SqlConcern):
                 update(tasks)
                 .where(*_held_by(task_id, worker))
                 .values(
-                    provider=provider,
-                    upstream_id=upstream_id,
-                    credential=credential,
-                    next_poll_at=next_poll_at,
+                    provider=accepted.provider,
+                    upstream_id=accepted.upstream_id,
+                    credential=accepted.credential,
+                    next_poll_at=accepted.next_poll_at,
                     poll_failures=0,
                     lease_owner=None,
                     lease_expires_at=None,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 
 from vidgate.clock import utcnow
-from vidgate.records import Delivery, DeliveryOutcome, Event, TaskRecord
+from vidgate.records import AttemptReport, Delivery, Event, TaskRecord
 from vidgate.store.sql.concern import SqlConcern, lease_due
 from vidgate.store.sql.database import Connectionlike, Database
 from vidgate.store.sql.rows import delivery_from, event_from, state_values
@@ -103,28 +103,18 @@ class SqlOutbox(SqlConcern):
             )
             return [delivery_from(row, _event_of(row)) for row in rows.mappings()]
 
-    async def record_attempt(
-        self,
-        delivery_id: str,
-        worker: str,
-        *,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        outcome: DeliveryOutcome,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
+    async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
         now = utcnow()
         values: dict[str, object] = {
-            "status": outcome,
+            "status": report.outcome,
             "attempts": deliveries.c.attempts + 1,
             "lease_owner": None,
             "lease_expires_at": None,
         }
-        if outcome == "delivered":
+        if report.outcome == "delivered":
             values["delivered_at"] = now
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
+        if report.next_attempt_at is not None:
+            values["next_attempt_at"] = report.next_attempt_at
         async with self.db.writing() as conn:
             changed = await conn.execute(
                 update(deliveries)
@@ -137,9 +127,9 @@ class SqlOutbox(SqlConcern):
                 insert(delivery_attempts).values(
                     delivery_id=delivery_id,
                     attempted_at=now,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
+                    status_code=report.status_code,
+                    error=report.error,
+                    duration_ms=report.duration_ms,
                 )
             )
 
