@@ -19,6 +19,7 @@ from vidgate.errors import VidgateError
 __all__ = ["BlobStore", "SignatureError", "SignedUrl", "load_secret"]
 
 MEDIA_PREFIX = "/v1/media/"
+MAX_EXPIRES_DIGITS = 20
 
 
 class SignatureError(VidgateError):
@@ -83,8 +84,12 @@ class BlobStore:
 
     def put_bytes(self, blob_id: str, data: bytes) -> Path:
         staged = self.staging(blob_id)
-        staged.write_bytes(data)
-        return self.commit(staged, blob_id)
+        try:
+            staged.write_bytes(data)
+            return self.commit(staged, blob_id)
+        finally:
+            # Gone after a commit; after a failed write (a full disk) it must not stay behind.
+            staged.unlink(missing_ok=True)
 
     def duplicate(self, blob_id: str, staged: Path) -> None:
         """Put a copy of a blob at a staging path: a hard link where the disk allows one, so
@@ -103,12 +108,41 @@ class BlobStore:
     def delete(self, blob_id: str) -> None:
         self.path(blob_id).unlink(missing_ok=True)
 
-    def clear_staging(self) -> None:
-        shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+    def clear_staging(self, older_than: float | None = None) -> int:
+        """Remove scratch files, or only those last written over ``older_than`` seconds ago
+        (other processes sharing the dir may be writing the newer ones); returns how many."""
+        scratch = self.root / "tmp"
+        if older_than is None:
+            count = sum(1 for _ in scratch.iterdir()) if scratch.is_dir() else 0
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True, exist_ok=True)
+            return count
+        cutoff = time.time() - older_than
+        count = 0
+        for path in scratch.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    count += 1
+            except FileNotFoundError:
+                continue
+        return count
+
+    def probe(self) -> None:
+        """Write and delete a small scratch file; raises OSError when the disk cannot take it."""
+        staged = self.staging(".probe")
+        try:
+            with staged.open("wb") as handle:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            staged.unlink(missing_ok=True)
 
     def _signature(self, name: str, expires: int) -> str:
-        mac = hmac.new(self.secret, f"{name}:{expires}".encode(), hashlib.sha256).digest()
+        mac = hmac.new(
+            self.secret, f"{name}:{expires}".encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def sign(self, name: str, ttl: int, now: float | None = None) -> SignedUrl:
@@ -119,10 +153,16 @@ class BlobStore:
 
     def verify(self, name: str, expires: str | None, signature: str | None) -> None:
         """Raise SignatureError unless the signature matches and is still in date."""
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature:
             raise SignatureError("The media URL is missing its expires or signature parameter.")
+        # ASCII digits only, and no more than an epoch time needs: `int` refuses superscripts
+        # that `isdigit` passes and numbers past 4300 digits.
+        if not (len(expires) <= MAX_EXPIRES_DIGITS and expires.isascii() and expires.isdigit()):
+            raise SignatureError("The media URL's expires parameter is not a time.")
         expected = self._signature(name, int(expires))
-        if not hmac.compare_digest(expected, signature):
+        # compare_digest refuses non-ASCII text; compare the bytes instead.
+        given = signature.encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(expected.encode(), given):
             raise SignatureError("The media URL's signature does not match.")
         if int(expires) < self.clock():
             raise SignatureError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ApiError",
     "Conflict",
@@ -11,6 +13,7 @@ __all__ = [
     "QuotaExceeded",
     "Unauthorized",
     "VidgateError",
+    "public_message",
 ]
 
 
@@ -60,3 +63,23 @@ class Conflict(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "payload_too_large"
+
+
+_SQL = re.compile(r"\s*(\[SQL:|\[parameters:|\(Background on this error at:).*", re.DOTALL)
+_SQL_STATEMENT = re.compile(
+    r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b.*\b(FROM|SET|VALUES|WHERE)\b.*", re.DOTALL
+)
+_PATH = re.compile(r"(?<![\w:/.~-])(?:~|\.{1,2})?(?:/[\w.@%+=,~-]+){2,}/?")
+_WORKER = re.compile(r"\bworker-[0-9a-f]{6,}\b")
+
+
+def public_message(text: str) -> str:
+    """``text`` fit to show a client: no server file path, SQL or internal worker id.
+
+    Messages made from exceptions (a renderer's, a driver's) may quote all three; they stay
+    in the log, and the client reads what went wrong without them.
+    """
+    text = _SQL.sub("", text)
+    text = _SQL_STATEMENT.sub("(a database statement)", text)
+    text = _PATH.sub("(a server file)", text)
+    return _WORKER.sub("a worker", text).strip()

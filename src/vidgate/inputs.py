@@ -18,7 +18,16 @@ from vidgate.ids import new_id
 from vidgate.netguard import BlockedAddress, GuardedFetcher
 from vidgate.records import MediaKind, StoredInput
 
-__all__ = ["INPUT_FIELDS", "InputFetcher", "probe_media"]
+__all__ = [
+    "INPUT_FIELDS",
+    "LIMIT_TEXT",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "InputFetcher",
+    "MediaTooLarge",
+    "check_pixels",
+    "probe_media",
+]
 
 INPUT_FIELDS: dict[str, tuple[MediaKind, ...]] = {
     "img_url": ("image",),
@@ -31,23 +40,61 @@ INPUT_FIELDS: dict[str, tuple[MediaKind, ...]] = {
     "mask_video_url": ("video",),
 }
 MAX_INPUT_VIDEO_SECONDS = 120.0
+MAX_SIDE = 8192
+"""Input images and video frames may be this many pixels wide and high at most..."""
+MAX_PIXELS = 40_000_000
+"""...and this many pixels in all: a decoded RGBA frame stays within 160 MB."""
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
 
 
-def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
-    """Identify an image or a video file: its kind, file extension and duration in seconds."""
+class MediaTooLarge(ValueError):
+    """An image or video whose frames are past the pixel limits; the message says by how much."""
+
+
+LIMIT_TEXT = f"inputs may be at most {MAX_SIDE} pixels a side and {MAX_PIXELS // 10**6} megapixels"
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Raise MediaTooLarge past `MAX_SIDE` pixels a side or `MAX_PIXELS` in all."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise MediaTooLarge(f"is {width}x{height} pixels; {LIMIT_TEXT}")
+
+
+def _probe_image(path: Path) -> tuple[MediaKind, str, float] | None:
+    """An image's kind and extension; None when it is an image but will not decode, and
+    UnidentifiedImageError when it is no image at all.
+
+    `Image.open` reads only the header, so the size is checked before a single pixel is
+    decoded; the full decode then proves the file is whole (`verify` does not) within the
+    memory the limits allow.
+    """
     try:
         with Image.open(path) as image:
-            image.verify()
+            check_pixels(*image.size)
+            image.load()
             return "image", EXTENSIONS.get(image.format or "", ".img"), 0.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        pass
+    except (MediaTooLarge, UnidentifiedImageError):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own limits are above ours: whatever trips them is too large here too.
+        raise MediaTooLarge(f"has too many pixels; {LIMIT_TEXT}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError):
+        return None
+
+
+def _probe_video(path: Path) -> tuple[MediaKind, str, float] | None:
+    """A video's kind and duration, once its first frame has really decoded."""
     try:
         with av.open(str(path)) as container:
             streams = container.streams.video
             if not streams:
                 return None
             stream = streams[0]
+            check_pixels(stream.codec_context.width, stream.codec_context.height)
+            frame = next(container.decode(stream), None)
+            if frame is None:
+                return None
+            check_pixels(frame.width, frame.height)
             if container.duration is not None:
                 seconds = container.duration / 1_000_000
             elif stream.duration is not None and stream.time_base is not None:
@@ -55,8 +102,23 @@ def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
             else:
                 seconds = 0.0
             return "video", ".mp4", seconds
-    except (av.error.FFmpegError, OSError, ValueError):
+    except MediaTooLarge:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError):
         return None
+
+
+def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
+    """Identify an image or a video file: its kind, file extension and duration in seconds.
+
+    None when it is neither, or is one that does not decode (a truncated image, junk behind
+    an image header); MediaTooLarge when its frames are past the pixel limits.
+    """
+    try:
+        return _probe_image(path)
+    except UnidentifiedImageError:
+        pass
+    return _probe_video(path)
 
 
 def _decode_data_url(url: str, field: str) -> bytes:
@@ -154,7 +216,10 @@ class InputFetcher:
                     f"{field} must be an http(s) URL, a data: URL or an uploaded file's URL.",
                     param=field,
                 )
-            probed = await asyncio.to_thread(probe_media, staged)
+            try:
+                probed = await asyncio.to_thread(probe_media, staged)
+            except MediaTooLarge as exc:
+                raise InvalidRequest(f"{field} {exc}.", param=field) from None
             if probed is None or probed[0] not in kinds:
                 wanted = " or ".join(kinds)
                 raise InvalidRequest(f"{field} is not a readable {wanted}.", param=field)

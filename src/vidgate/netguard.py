@@ -13,28 +13,84 @@ import httpx
 
 from vidgate.errors import VidgateError
 
-__all__ = ["BlockedAddress", "GuardedFetcher", "Network", "check_address"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Answer",
+    "BlockedAddress",
+    "GuardedFetcher",
+    "Network",
+    "check_address",
+    "embedded_ipv4",
+]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_REDIRECTS = 5
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 class BlockedAddress(VidgateError):
     """The URL leads somewhere the gateway may not reach."""
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits: IPv4-compatible (::a.b.c.d),
+# IPv4-translated (RFC 2765) and NAT64 (RFC 6052). `is_global` judges only the IPv6 prefix.
+_LOW32_EMBEDDING = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# Local-use NAT64 (RFC 8215): translated by a gateway of the receiver's own network.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: mapped, compatible, NAT64, 6to4, Teredo."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if any(address in network for network in _LOW32_EMBEDDING):
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+def _views(address: IPAddress) -> list[IPAddress]:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    embedded: list[IPAddress] = list(embedded_ipv4(address))
+    # A mapped address is the IPv4 one; every other form must pass as itself too.
+    return embedded if address.ipv4_mapped is not None else [address, *embedded]
+
+
 def check_address(address: IPAddress, allowed: Sequence[Network]) -> None:
-    """Refuse loopback, private, link-local, reserved and multicast addresses not allowed."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address in network for network in allowed):
-        return
-    if not address.is_global or address.is_multicast:
-        raise BlockedAddress(
-            f"address {address} is private, loopback, link-local or reserved; "
-            "VIDGATE_ALLOW_NETWORKS can allow it"
-        )
+    """Refuse loopback, private, link-local, reserved and multicast addresses not allowed.
+
+    An IPv6 address that embeds an IPv4 one (mapped, compatible, translated, NAT64, 6to4,
+    Teredo) passes only if that IPv4 address would pass too.
+    """
+    for view in _views(address):
+        if any(view in network for network in allowed):
+            continue
+        if not view.is_global or view.is_multicast or view in _LOCAL_NAT64:
+            shown = str(address) if view == address else f"{address} (IPv4 {view})"
+            raise BlockedAddress(
+                f"address {shown} is private, loopback, link-local or reserved; "
+                "VIDGATE_ALLOW_NETWORKS can allow it"
+            )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A POST's status, headers and the first bytes of its body."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
 
 
 @dataclass(frozen=True)
@@ -94,17 +150,38 @@ class GuardedFetcher:
         return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, extensions
 
     async def post(
-        self, url: str, content: bytes, headers: dict[str, str], timeout: float
-    ) -> httpx.Response:
-        """POST to a checked, pinned address; redirects are not followed."""
+        self,
+        url: str,
+        content: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        *,
+        max_answer: int = MAX_ANSWER_BYTES,
+    ) -> Answer:
+        """POST to a checked, pinned address; redirects are not followed.
+
+        At most ``max_answer`` bytes of the answer's body are read (as sent, undecoded); the
+        connection is closed on the rest, so a huge answer costs neither memory nor time.
+        """
         target = await self._resolve(url)
         pinned, host, extensions = self._pinned(target)
-        return await self._client.post(
+        request = self._client.build_request(
+            "POST",
             pinned,
             content=content,
             headers={**headers, **host},
             extensions={**extensions, "timeout": httpx.Timeout(timeout).as_dict()},
         )
+        response = await self._client.send(request, stream=True)
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                body += chunk[: max_answer - len(body)]
+                if len(body) >= max_answer:
+                    break
+        finally:
+            await response.aclose()
+        return Answer(response.status_code, response.headers, bytes(body))
 
     async def open(self, url: str) -> httpx.Response:
         """Open a streamed GET, following checked redirects; the caller closes the response."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 from vidgate.blobs import BlobStore, load_secret
 from vidgate.engine import Engine
-from vidgate.engine.deliver import Deliverer
+from vidgate.engine.deliver import Deliverer, DeliveryLimits
 from vidgate.eventtail import tail_events
 from vidgate.inputs import InputFetcher
 from vidgate.models import Status
@@ -21,6 +22,10 @@ from vidgate.settings import Settings, load_providers
 from vidgate.store import Store, open_store
 
 __all__ = ["Runtime", "Wakeups"]
+
+log = logging.getLogger("vidgate")
+STALE_STAGING = 600.0
+"""Seconds after which a scratch file in `blobs/tmp` is taken for a dead process's leftover."""
 
 
 class Wakeups:
@@ -49,7 +54,10 @@ class Runtime:
     fetcher: GuardedFetcher
     providers: Providers
     wake: Wakeups
+    blobs: BlobStore
     tail: asyncio.Task[None] | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the process begins to shut down; open event streams end on it."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -61,6 +69,9 @@ class Runtime:
             load_secret(settings.data_dir, settings.secret_key),
             settings.base_url,
         )
+        stale = blobs.clear_staging(older_than=STALE_STAGING)
+        if stale:
+            log.info("removed %d stale scratch files from %s", stale, settings.blob_dir / "tmp")
         fetcher = GuardedFetcher(settings.allow_networks, settings.input_fetch_timeout)
         providers = Providers.build(
             load_providers(settings.config), fetcher, settings.local_concurrency
@@ -99,22 +110,40 @@ class Runtime:
             timeout=settings.webhook_timeout,
             retry_window=settings.webhook_retry_window,
             retry_base=settings.webhook_retry_base,
+            limits=DeliveryLimits.from_settings(settings),
         )
         engine = Engine(
             settings, store, blobs, providers, notifier, presenter.public_url, deliverer
         )
-        return cls(settings, store, services, engine, fetcher, providers, wake)
+        return cls(settings, store, services, engine, fetcher, providers, wake, blobs)
 
     def follow_events(self) -> None:
         """Wake this process's waiters for changes that other processes make."""
         self.tail = asyncio.create_task(tail_events(self.store, self.wake), name="event-tail")
 
-    async def close(self) -> None:
+    async def ready(self) -> dict[str, str]:
+        """What `/readyz` reports: "ok" or the problem, for the database and the blob store."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.store.ping(), 5.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.to_thread(self.blobs.probe)
+            checks["blobs"] = "ok"
+        except OSError as exc:
+            checks["blobs"] = f"unavailable: {exc.strerror or type(exc).__name__}"
+        return checks
+
+    async def close(self, drain: float = 0.0) -> None:
+        """Stop: the engine gets ``drain`` seconds to finish what it holds (see Engine.stop)."""
+        self.stopping.set()
         if self.tail is not None:
             self.tail.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.tail
-        await self.engine.stop()
+        await self.engine.stop(drain)
         await self.providers.aclose()
         await self.fetcher.aclose()
         await self.store.close()

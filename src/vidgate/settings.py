@@ -57,12 +57,20 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_retry_window: float = Field(default=24 * 3600, gt=0)
     webhook_retry_base: float = Field(default=5.0, gt=0)
+    webhook_attempt_timeout: float = Field(default=15.0, gt=0)
+    webhook_host_concurrency: int = Field(default=4, ge=1)
+    webhook_concurrency: int = Field(default=256, ge=1)
+    webhook_breaker_failures: int = Field(default=5, ge=1)
+    webhook_breaker_cooldown: float = Field(default=60.0, gt=0)
+    webhook_lease: float = Field(default=60.0, gt=0)
     run_engine: bool = True
     local_concurrency: int = Field(default=2, ge=1)
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     task_deadline: int = Field(default=24 * 3600, gt=0)
     engine_idle_interval: float = Field(default=0.5, gt=0)
+    drain_timeout: float = Field(default=30.0, ge=0)
+    """Seconds a stopping process gives work in hand and open event streams to finish."""
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -72,6 +80,12 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip()
             ]
         return value
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_lease <= self.webhook_attempt_timeout:
+            raise ValueError("webhook_lease must be longer than webhook_attempt_timeout")
+        return self
 
     @property
     def database(self) -> str:

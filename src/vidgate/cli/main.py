@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from vidgate import __version__
 from vidgate.settings import Settings
@@ -27,13 +29,33 @@ def _serve(args: argparse.Namespace) -> int:
         f"listening on http://{settings.host}:{settings.port}",
         file=sys.stderr,
     )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings, drain=settings.drain_timeout)
+
+    class Server(uvicorn.Server):
+        """Tells open event streams of a shutdown at the signal, not once they have closed:
+        uvicorn waits for connections to end before the app hears that it is stopping."""
+
+        loop: asyncio.AbstractEventLoop | None = None
+
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            self.loop = asyncio.get_running_loop()
+            await super().serve(sockets)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            runtime = getattr(app.state, "runtime", None)
+            if runtime is not None and self.loop is not None:
+                self.loop.call_soon_threadsafe(runtime.stopping.set)
+
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
         access_log=args.access_log,
+        timeout_graceful_shutdown=max(1, round(settings.drain_timeout)),
     )
+    Server(config).run()
     return 0
 
 
@@ -49,8 +71,14 @@ async def _worker(settings: Settings) -> None:
     print(f"vidgate worker {runtime.engine.worker} running", file=sys.stderr)
     try:
         await stop.wait()
+        print(
+            f"vidgate worker {runtime.engine.worker} stopping: draining for up to "
+            f"{settings.drain_timeout:g}s",
+            file=sys.stderr,
+        )
     finally:
-        await runtime.close()
+        # Stop claiming, let what can finish finish, hand the rest back uncounted.
+        await runtime.close(settings.drain_timeout if stop.is_set() else 0.0)
 
 
 async def _keys_create(name: str, quota: float | None) -> str:

@@ -13,8 +13,10 @@ from vidgate.errors import InvalidRequest
 from vidgate.models import Status, VideoRequest
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "PUSH_FIELDS",
     "StatusWords",
+    "check_json",
     "from_millis",
     "from_unix",
     "millis",
@@ -25,7 +27,11 @@ __all__ = [
     "unix",
     "validate_request",
     "validation_error",
+    "whole_number",
 ]
+
+MAX_JSON_DEPTH = 64
+"""How deep a request body may nest; no create body needs more than a few levels."""
 
 
 class StatusWords:
@@ -57,6 +63,57 @@ def validate_request(fields: Mapping[str, Any], prefix: str = "") -> VideoReques
         return VideoRequest.model_validate(dict(fields))
     except ValidationError as exc:
         raise validation_error(exc, prefix) from None
+
+
+def whole_number(text: str, max_digits: int = 18) -> int | None:
+    """``text`` as a non-negative integer when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    `str.isdigit` alone accepts superscripts and other digits `int` refuses, and `int` refuses
+    more than 4300 digits: both would be errors where a refusal is meant.
+    """
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_path(path: tuple[str | int, ...]) -> str | None:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text or None
+
+
+def check_json(value: object, path: tuple[str | int, ...] = ()) -> None:
+    """Refuse, naming the field, a parsed body that nests deeper than `MAX_JSON_DEPTH` or holds
+    a string (a key or a value) that is not valid Unicode, such as a lone surrogate (`\\udc00`),
+    which JSON can spell but nothing downstream can store or send."""
+    if len(path) > MAX_JSON_DEPTH:
+        field = _json_path(path[:1])
+        name = field or "The request body"
+        raise InvalidRequest(f"{name} is nested deeper than {MAX_JSON_DEPTH} levels.", param=field)
+    if isinstance(value, str):
+        if not _encodable(value):
+            field = _json_path(path)
+            name = field or "The request body"
+            raise InvalidRequest(f"{name} is not valid Unicode text.", param=field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not _encodable(key):
+                field = _json_path(path)
+                name = f"{field} has a key that" if field else "The request body has a key that"
+                raise InvalidRequest(f"{name} is not valid Unicode text.", param=field)
+            check_json(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json(item, (*path, index))
 
 
 def require_object(body: object, name: str = "The request body") -> dict[str, Any]:

@@ -14,6 +14,7 @@ from vidgate.dialects.common import (
     require_object,
     unix,
     validate_request,
+    whole_number,
 )
 from vidgate.dialects.outbound import Call, Outbound, TaskPage, text
 from vidgate.errors import InvalidRequest
@@ -106,22 +107,32 @@ def _reference(value: object) -> str | None:
     )
 
 
+def _seconds(value: object) -> int | None:
+    """`seconds` as a string of digits (the API's own spelling) or a JSON integer."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    seconds = whole_number(value) if isinstance(value, str) else None
+    if seconds is None:
+        raise InvalidRequest(
+            'seconds must be a whole number of seconds, e.g. "8".', param="seconds"
+        )
+    return seconds
+
+
 def parse_create(body: object, input_reference_url: str | None = None) -> VideoRequest:
     """`{model, prompt, seconds: "4", size: "720x1280"}`; a reference image makes it i2v."""
     fields = require_object(body)
     for key in fields:
         if key not in CREATE_FIELDS:
             raise InvalidRequest(f"{key}: unknown parameter.", param=key)
-    seconds = fields.get("seconds")
-    if seconds is not None and not (isinstance(seconds, str | int) and str(seconds).isdigit()):
-        raise InvalidRequest(
-            'seconds must be a whole number of seconds, e.g. "8".', param="seconds"
-        )
+    seconds = _seconds(fields.get("seconds"))
     reference = input_reference_url or _reference(fields.get("input_reference"))
     canonical: dict[str, Any] = {
         "model": fields.get("model") or "sora-2",
         "prompt": fields.get("prompt", ""),
-        "duration": int(seconds) if seconds is not None else None,
+        "duration": seconds,
         "size": fields.get("size"),
     }
     if reference is not None:
@@ -210,7 +221,7 @@ def parse_task(data: object) -> Task:
         progress=progress if isinstance(progress, int) else 0,
         model=str(fields.get("model") or ""),
         prompt=str(fields.get("prompt") or ""),
-        duration=int(seconds) if isinstance(seconds, str) and seconds.isdigit() else None,
+        duration=whole_number(seconds) if isinstance(seconds, str) else None,
         size=fields.get("size") if isinstance(fields.get("size"), str) else None,
         created_at=from_unix(fields.get("created_at")),
         finished_at=from_unix(fields.get("completed_at")),

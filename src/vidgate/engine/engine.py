@@ -22,7 +22,7 @@ from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
 from vidgate.records import TaskRecord
 from vidgate.settings import Settings
-from vidgate.store import Store
+from vidgate.store import Store, StoreUnavailable
 
 __all__ = ["Engine"]
 
@@ -71,7 +71,8 @@ class Engine:
         )
         self.deliverer = deliverer
         self._loops: list[asyncio.Task[None]] = []
-        self._work: set[asyncio.Task[None]] = set()
+        self._work: dict[asyncio.Task[None], str] = {}
+        """Work in hand, by the id of the task it runs."""
         self._running: dict[str, int] = dict.fromkeys(providers.names(), 0)
         self._submitting: dict[str, int] = dict.fromkeys(providers.names(), 0)
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
@@ -86,23 +87,38 @@ class Engine:
             deliver = self.deliverer.run(lambda seconds: self.notifier.wait("deliveries", seconds))
             self._loops.append(asyncio.create_task(deliver, name="deliver"))
 
-    async def stop(self) -> None:
-        """Stop claiming and abandon work in hand; leases let another worker resume it."""
-        tasks = [*self._loops, *self._work]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop claiming, give work in hand up to ``drain`` seconds to finish, then stop it
+        and hand its tasks back to the queue uncounted, for another worker to take at once."""
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await loop
         self._loops.clear()
+        if self._work and drain > 0:
+            log.info("draining %d tasks for up to %gs", len(self._work), drain)
+            await asyncio.wait(list(self._work), timeout=drain)
+        unfinished = dict(self._work)
+        for work in unfinished:
+            work.cancel()
+        for work in unfinished:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+        for task_id in unfinished.values():
+            try:
+                if await self.store.release(task_id, self.worker):
+                    log.info("handed %s back to the queue", task_id)
+            except Exception as exc:
+                log.warning("could not hand %s back (its lease will lapse): %s", task_id, exc)
 
-    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, name: str, task_id: str, work: Coroutine[Any, Any, None]) -> None:
         self._running[name] += 1
         task = asyncio.create_task(work)
-        self._work.add(task)
+        self._work[task] = task_id
 
         def done(finished: asyncio.Task[None]) -> None:
-            self._work.discard(finished)
+            self._work.pop(finished, None)
             self._running[name] -= 1
             self.notifier.notify(f"provider:{name}")
             if not finished.cancelled() and finished.exception() is not None:
@@ -128,14 +144,16 @@ class Engine:
                     claimed = await self.store.claim(
                         name, self.worker, self.lease, free, self.settings.max_attempts
                     )
+            except StoreUnavailable as exc:
+                log.warning("claiming tasks for %s: %s", name, exc)
             except Exception:
                 log.exception("claiming tasks for %s failed", name)
             for task in claimed:
                 if name in self.providers.upstream:
                     self._submitting[name] += 1
-                    self._spawn(name, self._submit(name, task))
+                    self._spawn(name, task.id, self._submit(name, task))
                 else:
-                    self._spawn(name, self.runner.run(task, self.providers.local[name]))
+                    self._spawn(name, task.id, self.runner.run(task, self.providers.local[name]))
             await self.notifier.wait(wake, 0.05 if claimed else self.settings.engine_idle_interval)
 
     async def _submit(self, name: str, task: TaskRecord) -> None:
@@ -150,10 +168,12 @@ class Engine:
             claimed: list[TaskRecord] = []
             try:
                 claimed = await self.store.claim_polls(names, self.worker, POLL_LEASE, POLL_BATCH)
+            except StoreUnavailable as exc:
+                log.warning("claiming polls: %s", exc)
             except Exception:
                 log.exception("claiming polls failed")
             for task in claimed:
-                self._spawn(task.provider, self._poll_one(task))
+                self._spawn(task.provider, task.id, self._poll_one(task))
             if len(claimed) < POLL_BATCH:
                 await asyncio.sleep(POLL_IDLE)
 
@@ -165,6 +185,8 @@ class Engine:
         while True:
             try:
                 await self.reap_once()
+            except StoreUnavailable as exc:
+                log.warning("reaping: %s", exc)
             except Exception:
                 log.exception("reaping failed")
             await asyncio.sleep(REAP_EVERY)

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from vidgate.blobs import BlobStore
 from vidgate.catalog import SIZES
+from vidgate.engine.persist import persist
 from vidgate.models import Status, TaskError, Usage
 from vidgate.records import StoredResult, TaskRecord, Transition
 from vidgate.store import Store
@@ -38,7 +39,7 @@ class Finisher:
         upstream_status: str | None = None,
     ) -> bool:
         """Complete a task the worker holds and settle its usage; on a lost race the result
-        blob is deleted, as nothing refers to it."""
+        blob is deleted, as nothing refers to it. A store outage is waited out."""
         change = Transition(
             expected=(Status.PROCESSING,),
             to=Status.COMPLETED,
@@ -48,8 +49,14 @@ class Finisher:
             upstream_status=upstream_status,
             settle_seconds=usage.duration,
         )
-        changed = await self.store.transition(task.id, change)
+        changed = await persist(
+            lambda: self.store.transition(task.id, change), f"completing {task.id}"
+        )
         if changed is None:
+            # A retry after a commit whose answer was lost finds the task already completed.
+            current = await persist(lambda: self.store.task(task.id), f"reading {task.id}")
+            if current is not None and current.result == result:
+                return True
             self.blobs.delete(result.blob)
             return False
         return True
@@ -65,8 +72,8 @@ class Finisher:
         expected: Collection[Status] = (Status.PROCESSING,),
     ) -> bool:
         """End a task as failed (or cancelled upstream) and refund it; ``worker`` None means
-        whoever holds it, as the reaper does."""
+        whoever holds it, as the reaper does. A store outage is waited out."""
         error = TaskError(code=code, message=message)
         change = Transition(expected=expected, to=status, worker=worker, error=error)
-        changed = await self.store.transition(task_id, change)
+        changed = await persist(lambda: self.store.transition(task_id, change), f"ending {task_id}")
         return changed is not None

@@ -9,12 +9,13 @@ from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
 from vidgate.engine.archive import archive_result
 from vidgate.engine.finish import Finisher
+from vidgate.engine.persist import persist
 from vidgate.engine.schedule import expected_window, next_poll_delay
 from vidgate.models import Status, Task
 from vidgate.providers.upstream import UpstreamError, UpstreamProvider
 from vidgate.records import TaskRecord
 from vidgate.retry import retry_delay
-from vidgate.store import Store
+from vidgate.store import Store, StoreUnavailable
 
 __all__ = ["UpstreamPoller"]
 
@@ -66,7 +67,10 @@ class UpstreamPoller:
             )
         else:
             if snapshot.progress and snapshot.progress < 100:
-                await self.store.set_progress(task.id, self.worker, snapshot.progress)
+                try:
+                    await self.store.set_progress(task.id, self.worker, snapshot.progress)
+                except StoreUnavailable as exc:
+                    log.warning("progress of %s not recorded: %s", task.id, exc)
             await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
 
     async def _schedule(
@@ -97,12 +101,16 @@ class UpstreamPoller:
                 max_interval=config.max_poll_interval,
                 hint=hint,
             )
-        await self.store.reschedule(
-            task.id,
-            self.worker,
-            next_poll_at=utcnow() + timedelta(seconds=delay),
-            upstream_status=raw_status,
-            failed_poll=failed,
+        next_poll_at = utcnow() + timedelta(seconds=delay)
+        await persist(
+            lambda: self.store.reschedule(
+                task.id,
+                self.worker,
+                next_poll_at=next_poll_at,
+                upstream_status=raw_status,
+                failed_poll=failed,
+            ),
+            f"rescheduling {task.id}",
         )
 
     async def _poll_failed(

@@ -68,7 +68,11 @@ class LocalRunner:
             if percent < 100 and now - last_report < PROGRESS_EVERY:
                 return
             last_report = now
-            await self.store.set_progress(task.id, self.worker, min(percent, 99))
+            try:
+                await self.store.set_progress(task.id, self.worker, min(percent, 99))
+            except Exception as exc:
+                # Progress is a hint; a lost write must never fail the render itself.
+                log.warning("progress of %s not recorded: %s", task.id, exc)
 
         render = asyncio.create_task(provider.run(job, staged, report))
         watcher = asyncio.create_task(self._watch(task.id, render))
@@ -80,10 +84,12 @@ class LocalRunner:
                 raise
             return
         except ProviderError as exc:
+            staged.unlink(missing_ok=True)
             await self.finisher.fail(task.id, exc.code, exc.message, worker=self.worker)
             return
         except Exception as exc:
             log.exception("task %s failed in provider %s", task.id, provider.name)
+            staged.unlink(missing_ok=True)
             message = f"{type(exc).__name__}: {exc}"
             await self.finisher.fail(task.id, "render_failed", message, worker=self.worker)
             return
@@ -94,20 +100,27 @@ class LocalRunner:
         await self._complete(task, rendered)
 
     async def _watch(self, task_id: str, render: asyncio.Task[Rendered]) -> None:
-        """Renew the lease; stop the render once the task is cancelled or taken over."""
+        """Renew the lease; stop the render once the task is cancelled or taken over.
+
+        A store error skips one look and is tried again: a watcher that died would leave the
+        render running without its lease, for another worker to render a second time."""
         renew_every = self.lease.total_seconds() / 3
         last_renew = time.monotonic()
         while not render.done():
             await self.notifier.wait(f"task:{task_id}", WATCH_EVERY)
-            current = await self.store.task(task_id)
-            mine = (
-                current is not None
-                and current.status is Status.PROCESSING
-                and current.lease_owner == self.worker
-            )
-            if mine and time.monotonic() - last_renew >= renew_every:
-                mine = await self.store.renew(task_id, self.worker, self.lease)
-                last_renew = time.monotonic()
+            try:
+                current = await self.store.task(task_id)
+                mine = (
+                    current is not None
+                    and current.status is Status.PROCESSING
+                    and current.lease_owner == self.worker
+                )
+                if mine and time.monotonic() - last_renew >= renew_every:
+                    mine = await self.store.renew(task_id, self.worker, self.lease)
+                    last_renew = time.monotonic()
+            except Exception as exc:
+                log.warning("watching %s: %s; trying again", task_id, exc)
+                continue
             if not mine:
                 render.cancel()
                 return

@@ -55,8 +55,11 @@ class RequestId:
         await self.app(scope, receive, tagged)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gateway app; it opens the store and starts the engine when it starts."""
+def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastAPI:
+    """The gateway app; it opens the store and starts the engine when it starts.
+
+    When it stops, its engine gets ``drain`` seconds to finish renders in hand before it
+    hands them back to the queue (`vidgate serve` passes ``VIDGATE_DRAIN_TIMEOUT``)."""
     config = settings or Settings()
 
     @asynccontextmanager
@@ -72,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ready = False
-            await runtime.close()
+            await runtime.close(drain)
 
     app = FastAPI(
         title="vidgate",

@@ -6,6 +6,7 @@ hands every error of their routes, authentication included, to the dialect's ren
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
@@ -16,7 +17,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from vidgate.errors import ApiError
+from vidgate.errors import ApiError, public_message
+from vidgate.store import StoreFull, StoreUnavailable
 
 __all__ = [
     "ErrorShape",
@@ -38,7 +40,25 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+    503: "store_unavailable",
+    507: "insufficient_storage",
 }
+
+
+OUTAGE_RETRY_AFTER = "5"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def outage(exc: BaseException) -> tuple[int, str, str, dict[str, str]] | None:
+    """(status, code, message, headers) for an error that is the gateway's condition, not the
+    request's: the store unavailable (503, retry later) or the disk full (507)."""
+    if isinstance(exc, StoreUnavailable):
+        message = "The gateway's database is unavailable; retry later."
+        return 503, CODES[503], message, {"Retry-After": OUTAGE_RETRY_AFTER}
+    if isinstance(exc, StoreFull) or (isinstance(exc, OSError) and exc.errno in _DISK_FULL):
+        message = "The gateway is out of storage space; retry later."
+        return 507, CODES[507], message, {"Retry-After": OUTAGE_RETRY_AFTER}
+    return None
 
 
 class ErrorShape(Protocol):
@@ -56,7 +76,7 @@ def error_response(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    error: dict[str, str] = {"code": code, "message": message}
+    error: dict[str, str] = {"code": code, "message": public_message(message)}
     if param is not None:
         error["param"] = param
     return JSONResponse({"error": error}, status_code=status, headers=headers)
@@ -87,14 +107,22 @@ def dialect_route(shape: ErrorShape) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except ApiError as exc:
-                    return shape(request, exc.status_code, exc.code, exc.message, exc.param)
+                    message = public_message(exc.message)
+                    return shape(request, exc.status_code, exc.code, message, exc.param)
                 except RequestValidationError as exc:
                     param, message = _invalid(exc)
                     return shape(request, 400, "invalid_request", message, param)
                 except StarletteHTTPException as exc:
                     code = CODES.get(exc.status_code, "error")
-                    return shape(request, exc.status_code, code, str(exc.detail), None)
+                    message = public_message(str(exc.detail))
+                    return shape(request, exc.status_code, code, message, None)
                 except Exception as exc:
+                    found = outage(exc)
+                    if found is not None:
+                        log.warning("%s: %s", found[1], exc)
+                        response = shape(request, found[0], found[1], found[2], None)
+                        response.headers.update(found[3])
+                        return response
                     log.exception("unhandled error", exc_info=exc)
                     message = "The gateway hit an unexpected error."
                     return shape(request, 500, "internal_error", message, None)
@@ -122,6 +150,11 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    found = outage(exc)
+    if found is not None:
+        log.warning("%s: %s", found[1], exc)
+        status, code, message, headers = found
+        return error_response(status, code, message, headers=headers)
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "The gateway hit an unexpected error.")
 
@@ -130,4 +163,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handled as such, not by the catch-all, which re-raises after answering and so drops
+    # the client's keep-alive connection with each 503 or 507.
+    for condition in (StoreUnavailable, StoreFull, OSError):
+        app.add_exception_handler(condition, _unexpected)
     app.add_exception_handler(Exception, _unexpected)

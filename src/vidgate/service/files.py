@@ -10,7 +10,7 @@ from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
 from vidgate.errors import InvalidRequest
 from vidgate.ids import new_id
-from vidgate.inputs import probe_media
+from vidgate.inputs import MediaTooLarge, probe_media
 from vidgate.records import FileRecord
 from vidgate.service.presenting import Presenter
 from vidgate.store import Store
@@ -34,7 +34,10 @@ class Files:
         staged = self.blobs.staging(file_id)
         try:
             await asyncio.to_thread(staged.write_bytes, data)
-            probed = await asyncio.to_thread(probe_media, staged)
+            try:
+                probed = await asyncio.to_thread(probe_media, staged)
+            except MediaTooLarge as exc:
+                raise InvalidRequest(f"file {exc}.", param="file") from None
             if probed is None:
                 raise InvalidRequest("file is not a readable image or video.", param="file")
             kind, extension, _ = probed

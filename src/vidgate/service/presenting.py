@@ -11,7 +11,8 @@ from typing import Any
 from vidgate.blobs import BlobStore, SignedUrl
 from vidgate.clock import aware, iso
 from vidgate.dialects.native import render_task
-from vidgate.models import Result, Status, Task
+from vidgate.errors import public_message
+from vidgate.models import Result, Status, Task, TaskError
 from vidgate.records import Delivery, FileRecord, MediaKind, TaskRecord, TaskState
 
 __all__ = ["Presenter"]
@@ -69,7 +70,7 @@ class Presenter:
             started_at=aware(record.started_at),
             finished_at=aware(record.finished_at),
             result=result,
-            error=record.error,
+            error=_public(record.error),
             usage=record.usage,
             callback_url=record.callback_url,
             metadata=record.request.metadata,
@@ -96,7 +97,7 @@ class Presenter:
                 {
                     "at": iso(attempt.attempted_at),
                     "status_code": attempt.status_code,
-                    "error": attempt.error,
+                    "error": public_message(attempt.error) if attempt.error else attempt.error,
                     "duration_ms": attempt.duration_ms,
                 }
                 for attempt in delivery.history
@@ -119,3 +120,10 @@ class Presenter:
             "url": signed.url,
             "expires_at": datetime.fromtimestamp(signed.expires_at, UTC).isoformat(),
         }
+
+
+def _public(error: TaskError | None) -> TaskError | None:
+    """A task's error as clients read it: stored messages may quote paths or SQL."""
+    if error is None:
+        return None
+    return TaskError(code=error.code, message=public_message(error.message))

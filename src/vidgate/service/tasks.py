@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidgate.blobs import BlobStore
-from vidgate.catalog import resolve_model, resolve_shape
+from vidgate.catalog import ModelSpec, Shape, resolve_model, resolve_shape
 from vidgate.clock import utcnow
 from vidgate.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
 from vidgate.ids import new_task_id
 from vidgate.inputs import INPUT_FIELDS, InputFetcher
-from vidgate.models import Status, Task, TaskError, VideoRequest, detect_mode
+from vidgate.models import Mode, Status, Task, TaskError, VideoRequest, detect_mode
 from vidgate.netguard import BlockedAddress
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
@@ -81,24 +81,7 @@ class Tasks:
             existing = await self._idempotent_replay(owner_id, idempotency_key, fingerprint)
             if existing is not None:
                 return existing, False
-        mode = detect_mode(request)
-        spec = resolve_model(request.model, mode)
-        check_request(request, mode)
-        shape = resolve_shape(
-            spec,
-            duration=request.duration,
-            resolution=request.resolution,
-            size=request.size,
-            ratio=request.ratio,
-            fps=request.fps,
-        )
-        if request.callback_url is not None:
-            try:
-                await self.inputs.fetcher.check(request.callback_url)
-            except BlockedAddress as exc:
-                raise InvalidRequest(
-                    f"callback_url cannot be called: {exc}.", param="callback_url"
-                ) from None
+        mode, spec, shape = await self.check(request)
         stored = await self._store_inputs(request)
         task = NewTask(
             id=new_task_id(),
@@ -135,6 +118,30 @@ class Tasks:
             self._discard(stored)
             self._check_fingerprint(saved, fingerprint)
         return self.presenter.task(saved), created
+
+    async def check(self, request: VideoRequest) -> tuple[Mode, ModelSpec, Shape]:
+        """Every check of a submit short of fetching inputs and reserving quota: a 400 naming
+        the field, else the request's mode, model and resolved shape. It has no side effect,
+        so a route can run it before keeping anything, such as an uploaded reference."""
+        mode = detect_mode(request)
+        spec = resolve_model(request.model, mode)
+        check_request(request, mode)
+        shape = resolve_shape(
+            spec,
+            duration=request.duration,
+            resolution=request.resolution,
+            size=request.size,
+            ratio=request.ratio,
+            fps=request.fps,
+        )
+        if request.callback_url is not None:
+            try:
+                await self.inputs.fetcher.check(request.callback_url)
+            except BlockedAddress as exc:
+                raise InvalidRequest(
+                    f"callback_url cannot be called: {exc}.", param="callback_url"
+                ) from None
+        return mode, spec, shape
 
     async def _idempotent_replay(
         self, owner_id: str, key: str, fingerprint: str | None

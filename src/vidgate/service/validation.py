@@ -6,14 +6,27 @@ import hashlib
 import json
 
 from vidgate.catalog import VACE_FUNCTIONS, VACE_INPUTS
+from vidgate.dialects.common import check_json
 from vidgate.errors import InvalidRequest
 from vidgate.models import Mode, VideoRequest
 from vidgate.webhooks import ALL_EVENTS
 
-__all__ = ["MAX_PROMPT", "MAX_SEED", "check_request", "derive_seed", "request_fingerprint"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
+    "MAX_PROMPT",
+    "MAX_SEED",
+    "check_request",
+    "derive_seed",
+    "request_fingerprint",
+]
 
 MAX_SEED = 2_147_483_647
 MAX_PROMPT = 4000
+MAX_METADATA_BYTES = 16 * 1024
+"""`metadata` as compact UTF-8 JSON may take this many bytes."""
+MAX_METADATA_DEPTH = 32
+"""`metadata` may nest this many levels of objects and lists (the object itself is one)."""
 
 
 def request_fingerprint(body: object) -> str:
@@ -51,8 +64,40 @@ def _check_inputs(request: VideoRequest, mode: Mode) -> None:
             )
 
 
+def _depth(value: object, limit: int) -> int:
+    """How deep ``value`` nests, counting no further than ``limit`` + 1."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def _check_metadata(metadata: dict[str, object]) -> None:
+    if _depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise InvalidRequest(
+            f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels.", param="metadata"
+        )
+    try:
+        size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError, UnicodeEncodeError):
+        raise InvalidRequest("metadata must be a JSON object of text.", param="metadata") from None
+    if size > MAX_METADATA_BYTES:
+        raise InvalidRequest(
+            f"metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES} are kept.",
+            param="metadata",
+        )
+
+
 def check_request(request: VideoRequest, mode: Mode) -> None:
-    """Raise InvalidRequest, naming the field, for anything the request cannot be run with."""
+    """Raise InvalidRequest, naming the field, for anything the request cannot be run with.
+
+    It runs before any side effect, so it also refuses what could be accepted but not
+    stored or sent back: text that is not valid Unicode, and oversized metadata.
+    """
+    check_json(request.model_dump(exclude={"metadata"}))
+    if request.metadata is not None:
+        check_json(request.metadata, ("metadata",))
+        _check_metadata(request.metadata)
     if not request.prompt.strip() and mode is Mode.T2V:
         raise InvalidRequest("prompt is required for text-to-video.", param="prompt")
     if len(request.prompt) > MAX_PROMPT:

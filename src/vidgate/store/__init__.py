@@ -1,10 +1,18 @@
 """Durable state behind one interface: SQL (SQLite or PostgreSQL) or in memory."""
 
-from vidgate.store.base import QuotaShort, Store
+from vidgate.store.base import QuotaShort, Store, StoreFull, StoreUnavailable
 from vidgate.store.memory import MemoryStore
 from vidgate.store.sql import SqlStore
 
-__all__ = ["MemoryStore", "QuotaShort", "SqlStore", "Store", "open_store"]
+__all__ = [
+    "MemoryStore",
+    "QuotaShort",
+    "SqlStore",
+    "Store",
+    "StoreFull",
+    "StoreUnavailable",
+    "open_store",
+]
 
 MEMORY_URL = "memory://"
 

@@ -43,6 +43,8 @@ __all__ = [
     "OutboxStore",
     "QuotaShort",
     "Store",
+    "StoreFull",
+    "StoreUnavailable",
     "TaskStore",
 ]
 
@@ -52,6 +54,18 @@ Listener = Callable[[Event], None]
 
 class QuotaShort(VidgateError):
     """The key has too little quota left to reserve a task's seconds."""
+
+
+class StoreUnavailable(VidgateError):
+    """The database cannot be reached or dropped the connection; a later try may succeed.
+
+    The SQL layer raises it in place of its driver's connection errors, so no module outside
+    ``store/`` needs to know them. Nothing was committed unless the commit's answer was lost.
+    """
+
+
+class StoreFull(VidgateError):
+    """The database refused a write because its disk is full."""
 
 
 class KeyStore(Protocol):
@@ -123,7 +137,11 @@ class TaskStore(Protocol):
 
 
 class LeaseStore(Protocol):
-    """Who runs what: claims, lease renewal, upstream polling schedules and the reaper's finds."""
+    """Who runs what: claims, lease renewal, upstream polling schedules and the reaper's finds.
+
+    Lease times come from the database's clock where it has one (PostgreSQL's ``now()``), so
+    nodes whose clocks disagree still agree on when a lease lapses.
+    """
 
     async def claim(
         self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
@@ -134,6 +152,12 @@ class LeaseStore(Protocol):
 
     async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
         """Extend a lease; False once the task is no longer this worker's to run."""
+        ...
+
+    async def release(self, task_id: str, worker: str) -> bool:
+        """Hand a running task back to the queue, uncounted: status ``queued``, no lease, one
+        attempt fewer. Only while ``worker`` holds it and no upstream has accepted it; False
+        otherwise. Appends a ``task.queued`` event."""
         ...
 
     async def in_flight(self, provider: str) -> int:
@@ -220,3 +244,7 @@ class Store(KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """A trivial round trip; raises StoreUnavailable when the database cannot answer."""
+        ...

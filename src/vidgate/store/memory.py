@@ -75,6 +75,9 @@ class MemoryStore:
     async def open(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -278,6 +281,23 @@ class MemoryStore:
 
     async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
         return self._update_held(task_id, worker, lease_expires_at=utcnow() + lease)
+
+    async def release(self, task_id: str, worker: str) -> bool:
+        task = self._tasks.get(task_id)
+        if task is None or not self._held(task, worker) or task.upstream_id is not None:
+            return False
+        now = utcnow()
+        task = self._tasks[task_id] = dataclasses.replace(
+            task,
+            status=Status.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=max(0, task.attempts - 1),
+            progress=0,
+            updated_at=now,
+        )
+        self._announce([self._append_event(task, now)])
+        return True
 
     async def in_flight(self, provider: str) -> int:
         return sum(

@@ -449,3 +449,32 @@ async def test_claims_racing_cancels_take_each_task_once(
         assert found.status is expected
     found_key = await store.key_by_id(key.key_id)
     assert found_key is not None and found_key.reserved_seconds == 2 * len(claimed)
+
+
+async def test_a_released_task_is_queued_again_without_counting_the_attempt(store: Store) -> None:
+    key = await create_key(store, "k", 10)
+    task, _ = await store.insert_task(new_task(key.key_id))
+    heard: list[Status] = []
+    store.listeners.append(lambda event: heard.append(event.status))
+    [claimed] = await store.claim("local", "w1", LEASE, 1, 3)
+    assert await store.set_progress(task.id, "w1", 40)
+    assert not await store.release(task.id, "w2"), "only the lease holder may release"
+    assert await store.release(task.id, "w1")
+    released = await store.task(task.id)
+    assert released is not None
+    assert (released.status, released.lease_owner, released.lease_expires_at) == (
+        Status.QUEUED,
+        None,
+        None,
+    )
+    assert (released.attempts, released.progress) == (claimed.attempts - 1, 0)
+    assert heard[-1] is Status.QUEUED
+    assert not await store.release(task.id, "w1"), "no longer held"
+    [again] = await store.claim("local", "w2", LEASE, 1, 3)
+    assert (again.id, again.attempts, again.lease_owner) == (task.id, 1, "w2")
+    due = utcnow()
+    accepted = UpstreamAcceptance("local", "u-1", "0", due)
+    assert await store.record_upstream(task.id, "w2", accepted)
+    assert not await store.release(task.id, "w2"), "an accepted upstream task stays pinned"
+    found_key = await store.key_by_id(key.key_id)
+    assert found_key is not None and found_key.reserved_seconds == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -10,6 +11,7 @@ import av
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageOps
 
+from vidgate.inputs import LIMIT_TEXT, MediaTooLarge, check_pixels
 from vidgate.providers.local.plan import FrameStream
 
 __all__ = [
@@ -25,16 +27,26 @@ EXACT_SCALING = Interpolation.BILINEAR | Interpolation.BITEXACT | Interpolation.
 """swscale flags that give the same pixels on every CPU."""
 
 _EPSILON = 1e-6
+log = logging.getLogger("vidgate.render")
 
 
 def _open_picture(path: Path) -> Image.Image:
+    """The decoded image; a ValueError that names no path (it may reach the client) when it
+    cannot be read or is past the input pixel limits, checked from the header before decoding.
+    """
     try:
         with Image.open(path) as opened:
+            check_pixels(*opened.size)
             picture = ImageOps.exif_transpose(opened)
             picture.load()
             return picture
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
+    except MediaTooLarge as exc:
+        raise ValueError(f"an input image {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"an input image has too many pixels; {LIMIT_TEXT}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        log.warning("cannot read image %s: %s", path, exc)
+        raise ValueError("an input image cannot be read") from exc
 
 
 def load_image(path: Path) -> Image.Image:
@@ -64,7 +76,7 @@ def probe_duration(path: Path) -> float:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise ValueError(f"{path} has no video stream")
+                raise ValueError("an input video has no video stream")
             stream = container.streams.video[0]
             if stream.duration and stream.time_base:
                 return float(stream.duration * stream.time_base)
@@ -77,7 +89,8 @@ def probe_duration(path: Path) -> float:
                     last = frame.time
             return 0.0 if last is None else last + 1.0 / rate
     except av.FFmpegError as exc:
-        raise ValueError(f"cannot read video {path}: {exc}") from exc
+        log.warning("cannot read video %s: %s", path, exc)
+        raise ValueError("an input video cannot be read") from exc
 
 
 class VideoReader:
@@ -106,7 +119,7 @@ class VideoReader:
                 timed = self._timed_frames(container.decode(stream), stream.average_rate)
                 current = next(timed, None)
                 if current is None:
-                    raise ValueError(f"video {self.path} has no decodable frames")
+                    raise ValueError("an input video has no decodable frames")
                 upcoming = next(timed, None)
                 fitted: tuple[av.VideoFrame, Image.Image] | None = None
                 index = 0
@@ -123,7 +136,8 @@ class VideoReader:
                     yield fitted[1].copy()
                     index += 1
         except av.FFmpegError as exc:
-            raise ValueError(f"cannot decode video {self.path}: {exc}") from exc
+            log.warning("cannot decode video %s: %s", self.path, exc)
+            raise ValueError("an input video cannot be decoded") from exc
 
     @staticmethod
     def _timed_frames(

@@ -7,6 +7,7 @@ import contextlib
 import threading
 from pathlib import Path
 
+from vidgate.errors import public_message
 from vidgate.providers.base import Job, ProviderError, ProviderLimits, Rendered, ReportProgress
 from vidgate.providers.local.render import render_video
 from vidgate.providers.local.spec import RenderCancelled, RenderSpec
@@ -77,7 +78,7 @@ class LocalProvider:
             raise
         except ValueError as exc:
             forwarder.cancel()
-            raise ProviderError("invalid_input", str(exc)) from exc
+            raise ProviderError("invalid_input", public_message(str(exc))) from exc
         updates.put_nowait(None)
         await forwarder
         return Rendered(

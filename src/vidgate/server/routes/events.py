@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -10,21 +12,26 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
+from vidgate.dialects.common import whole_number
 from vidgate.dialects.native import render_task
 from vidgate.records import Event
 from vidgate.server.auth import Caller, services_of
 from vidgate.service import Services
+from vidgate.store import StoreUnavailable
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["events"])
 RECHECK = 30.0
 TERMINAL_TYPES = ("task.completed", "task.failed", "task.cancelled")
+RECONNECT_MS = 2000
+SHUTTING_DOWN = f"retry: {RECONNECT_MS}\n: the gateway is shutting down; reconnect\n\n"
+STORE_AWAY = f"retry: {RECONNECT_MS * 2}\n: the store is unavailable; reconnect\n\n"
 
 
 def _cursor(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id", "")
-    return int(raw) if raw.isdigit() else 0
+    return whole_number(raw) or 0
 
 
 async def _frame(services: Services, owner_id: str, event: Event) -> str:
@@ -41,18 +48,55 @@ async def _frame(services: Services, owner_id: str, event: Event) -> str:
     return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(data)}\n\n"
 
 
+def _stopping(request: Request) -> asyncio.Event:
+    runtime = getattr(request.app.state, "runtime", None)
+    return runtime.stopping if runtime is not None else asyncio.Event()
+
+
+async def _wait(
+    services: Services, owner_id: str, task_id: str | None, timeout: float, stop: asyncio.Event
+) -> None:
+    """Wait for new events, or for the process to begin shutting down, whichever is first."""
+    waits = [
+        asyncio.ensure_future(services.tasks.wait_for_events(owner_id, task_id, timeout)),
+        asyncio.ensure_future(stop.wait()),
+    ]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+
+
 async def _stream(
     request: Request, services: Services, owner_id: str, task_id: str | None
 ) -> AsyncIterator[str]:
+    """The frames; a shutdown or a store outage ends the stream with a reconnect hint, and
+    the client resumes from its `Last-Event-ID`, here or at another gateway."""
     cursor = _cursor(request)
     heartbeat = services.settings.sse_heartbeat
+    stop = _stopping(request)
     last_sent = time.monotonic()
-    yield "retry: 2000\n: connected\n\n"
+    yield f"retry: {RECONNECT_MS}\n: connected\n\n"
     while True:
-        found = await services.tasks.events_after(owner_id, cursor, task_id)
+        if stop.is_set():
+            yield SHUTTING_DOWN
+            return
+        try:
+            found = await services.tasks.events_after(owner_id, cursor, task_id)
+        except StoreUnavailable:
+            yield STORE_AWAY
+            return
         for event in found:
             cursor = event.id
-            yield await _frame(services, owner_id, event)
+            try:
+                frame = await _frame(services, owner_id, event)
+            except StoreUnavailable:
+                yield STORE_AWAY
+                return
+            yield frame
             last_sent = time.monotonic()
             if task_id is not None and event.type in TERMINAL_TYPES:
                 return
@@ -63,7 +107,7 @@ async def _stream(
         if time.monotonic() - last_sent >= heartbeat:
             yield ": heartbeat\n\n"
             last_sent = time.monotonic()
-        await services.tasks.wait_for_events(owner_id, task_id, min(RECHECK, heartbeat))
+        await _wait(services, owner_id, task_id, min(RECHECK, heartbeat), stop)
 
 
 def _response(stream: AsyncIterator[str]) -> StreamingResponse:

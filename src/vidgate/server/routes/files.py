@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
 
+from vidgate.dialects.common import whole_number
 from vidgate.errors import InvalidRequest, PayloadTooLarge
 from vidgate.server.auth import Caller, services_of
 
@@ -20,7 +21,8 @@ async def upload_file(request: Request, caller: Caller) -> JSONResponse:
     services = services_of(request)
     limit = services.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+    size = whole_number(declared)
+    if size is not None and size > limit + 64 * 1024:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="file")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest(

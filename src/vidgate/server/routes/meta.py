@@ -15,10 +15,27 @@ router = APIRouter()
 
 @router.get("/healthz", tags=["meta"])
 async def healthz(request: Request) -> JSONResponse:
-    """200 once the store is open and the engine (if any) is running."""
+    """Liveness: 200 once the store is open and the engine (if any) is running; it checks no
+    dependency, so an outage of the database does not get the process restarted."""
     ready = getattr(request.app.state, "ready", False)
     return JSONResponse(
         {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/readyz", tags=["meta"])
+async def readyz(request: Request) -> JSONResponse:
+    """200 while this process can serve: the store answers a query and the blob store takes a
+    write; 503 naming what fails (a database outage, a full disk), so a balancer looks away."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None or not getattr(request.app.state, "ready", False):
+        return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
+    checks = await runtime.ready()
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+        headers=None if ready else {"Retry-After": "5"},
     )
 
 

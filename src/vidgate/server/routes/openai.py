@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from vidgate.dialects import openai
+from vidgate.dialects.common import whole_number
 from vidgate.errors import InvalidRequest, PayloadTooLarge
 from vidgate.models import Task, VideoRequest
 from vidgate.records import KeyRecord, TaskQuery
@@ -22,12 +23,14 @@ from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import Variant, content_response, discard_content
 from vidgate.server.errors import dialect_route
-from vidgate.server.submit import submit
+from vidgate.server.submit import submit_new
 from vidgate.service import Services
 
 __all__ = ["router"]
 
 REFERENCE_PART = "input_reference"
+PENDING = "data:,"
+"""Where an uploaded reference will be, for checking the request before it is kept."""
 
 
 def _error(request: Request, status: int, code: str, message: str, param: str | None) -> Response:
@@ -49,12 +52,16 @@ def video_response(services: Services, task: Task) -> JSONResponse:
     return JSONResponse(openai.render_task(task), headers=headers)
 
 
-async def _from_form(request: Request, caller: KeyRecord) -> tuple[VideoRequest, dict[str, Any]]:
-    """A multipart create: its fields, and the reference image kept as an upload."""
+async def _from_form(
+    request: Request, caller: KeyRecord
+) -> tuple[VideoRequest, dict[str, Any], str | None]:
+    """A multipart create: its fields, and the reference image kept as an upload (its blob
+    is the third value), once the request has passed every check it can pass without it."""
     services = services_of(request)
     limit = services.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+    size = whole_number(declared)
+    if size is not None and size > limit + 64 * 1024:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param=REFERENCE_PART)
     async with request.form(max_files=1, max_fields=20) as form:
         fields: dict[str, Any] = {}
@@ -73,7 +80,8 @@ async def _from_form(request: Request, caller: KeyRecord) -> tuple[VideoRequest,
             fields[REFERENCE_PART] = reference
         video = openai.parse_create(fields)
         if upload is None:
-            return video, fields
+            return video, fields, None
+        await services.tasks.check(openai.parse_create(fields, input_reference_url=PENDING))
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param=REFERENCE_PART)
@@ -81,19 +89,29 @@ async def _from_form(request: Request, caller: KeyRecord) -> tuple[VideoRequest,
             caller.id, upload.filename, upload.content_type or "application/octet-stream", data
         )
     fields[REFERENCE_PART] = {"sha256": hashlib.sha256(data).hexdigest()}
-    return openai.parse_create(fields, input_reference_url=saved["url"]), fields
+    blob = services.blobs.resolve_own_url(saved["url"])
+    return openai.parse_create(fields, input_reference_url=saved["url"]), fields, blob
 
 
 @router.post("")
 async def create_video(request: Request, caller: Caller) -> JSONResponse:
     """Queue a video from JSON or multipart; answers the queued video object."""
     services = services_of(request)
+    upload = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        video, body = await _from_form(request, caller)
+        video, body, upload = await _from_form(request, caller)
     else:
         body = await read_json(request, services.settings.max_body_bytes)
         video = openai.parse_create(body)
-    return video_response(services, await submit(request, caller, video, body))
+    created = False
+    try:
+        task, created = await submit_new(request, caller, video, body)
+    finally:
+        # A refused request keeps nothing, not even the reference it uploaded; an idempotent
+        # retry keeps only what its first try kept.
+        if upload is not None and not created:
+            services.blobs.delete(upload)
+    return video_response(services, task)
 
 
 @router.get("/{video_id}")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from vidgate.clock import utcnow
 from vidgate.records import Event
-from vidgate.store.base import Listener
+from vidgate.store.base import Listener, StoreFull, StoreUnavailable
 from vidgate.store.sql.inline import InlineConnection, InlineEngine
 from vidgate.store.sql.migrate import upgrade
 
-__all__ = ["Connectionlike", "Database"]
+__all__ = ["Connectionlike", "Database", "store_error"]
 
 Connectionlike = AsyncConnection | InlineConnection
 
@@ -21,6 +26,51 @@ MIGRATION_LOCK = 0x76696467_6D696772  # "vidgmigr"
 EVENT_LOCK = 0x76696467_6576656E  # "vidgeven"
 _WRITTEN = "vidgate_events"
 _EVENT_LOCKED = "vidgate_event_lock"
+
+
+# SQLSTATE classes of a lost or refused connection: connection exception, insufficient
+# resources (too many connections), operator intervention (terminated, shutting down).
+_UNAVAILABLE_STATES = ("08", "53", "57")
+_SQLITE_BUSY = ("database is locked", "database is busy", "unable to open database")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [getattr(item, "orig", None), item.__cause__, item.__context__]
+    return seen
+
+
+def store_error(exc: BaseException) -> Exception | None:
+    """The vidgate error a driver's exception stands for: StoreFull for a full disk,
+    StoreUnavailable for a lost or refused connection, None for anything else."""
+    for cause in _causes(exc):
+        text = str(cause).lower()
+        if "database or disk is full" in text:
+            return StoreFull("The database's disk is full.")
+    for cause in _causes(exc):
+        text = str(cause).lower()
+        state = str(getattr(cause, "sqlstate", "") or "")
+        if (
+            (isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated)
+            or isinstance(cause, sa_exc.DisconnectionError | sa_exc.TimeoutError | OSError)
+            or state.startswith(_UNAVAILABLE_STATES)
+            or "not currently accepting connections" in text
+            or "connection is closed" in text
+            or "connection was closed" in text
+            or any(busy in text for busy in _SQLITE_BUSY)
+            or (
+                type(cause).__name__ in ("ConnectionDoesNotExistError", "InterfaceError")
+                and type(cause).__module__.startswith("asyncpg")
+            )
+        ):
+            return StoreUnavailable(f"The database is unavailable: {type(cause).__name__}.")
+    return None
 
 
 class Database:
@@ -40,7 +90,11 @@ class Database:
             self._write = InlineEngine(url, immediate=True)
             self._read = InlineEngine(url, immediate=False)
         else:
-            self._write = create_async_engine(url, pool_size=10, max_overflow=20)
+            # Pre-ping: a pooled connection the server dropped (a restart, a failover) is
+            # replaced on checkout instead of failing the next query.
+            self._write = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
             self._read = self._write
         self.listeners: list[Listener] = []
 
@@ -62,26 +116,57 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Connectionlike]:
-        """A write transaction. Listeners hear of the events it wrote once it has committed."""
+        """A write transaction. Listeners hear of the events it wrote once it has committed.
+
+        A lost connection or a full disk comes out as StoreUnavailable or StoreFull."""
         written: list[Event] = []
-        async with self._write.begin() as conn:
-            # Hold the dict itself: a write cancelled mid-statement invalidates the connection,
-            # and reading `conn.info` then would raise over the CancelledError.
-            info = conn.info
-            info[_WRITTEN] = written
-            try:
-                yield conn
-            finally:
-                info.pop(_WRITTEN, None)
-                info.pop(_EVENT_LOCKED, None)
+        try:
+            async with self._write.begin() as conn:
+                # Hold the dict itself: a write cancelled mid-statement invalidates the
+                # connection, and reading `conn.info` then would raise over the CancelledError.
+                info = conn.info
+                info[_WRITTEN] = written
+                try:
+                    yield conn
+                finally:
+                    info.pop(_WRITTEN, None)
+                    info.pop(_EVENT_LOCKED, None)
+        except Exception as exc:
+            translated = store_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         for event in written:
             for listener in self.listeners:
                 listener(event)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connectionlike]:
-        async with self._read.connect() as conn:
-            yield conn
+        try:
+            async with self._read.connect() as conn:
+                yield conn
+        except Exception as exc:
+            translated = store_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def greater(self, left: Any, right: Any) -> Any:
+        """The larger of two SQL values: SQLite spells it max(), PostgreSQL greatest()."""
+        return func.max(left, right) if self._sqlite else func.greatest(left, right)
+
+    async def now(self, conn: Connectionlike) -> datetime:
+        """The time leases are measured by: the database's clock on PostgreSQL (naive UTC, the
+        transaction's start), so every node agrees; this machine's clock on SQLite."""
+        if self._sqlite:
+            return utcnow()
+        result = await conn.exec_driver_sql("SELECT now() AT TIME ZONE 'utc'")
+        moment: datetime = result.scalar_one()
+        return moment
+
+    async def ping(self) -> None:
+        async with self.reading() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
     async def before_event(self, conn: Connectionlike) -> None:
         """Make event ids of concurrent transactions become visible in id order.

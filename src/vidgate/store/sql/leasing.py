@@ -12,6 +12,7 @@ from vidgate.clock import utcnow
 from vidgate.models import Status
 from vidgate.records import TaskRecord, UpstreamAcceptance
 from vidgate.store.sql.concern import SqlConcern, lease_due
+from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
 from vidgate.store.sql.rows import task_from
 from vidgate.store.sql.tables import tasks
@@ -33,7 +34,22 @@ class SqlLeases(SqlConcern):
     async def claim(
         self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
     ) -> list[TaskRecord]:
-        now = utcnow()
+        claimed: list[TaskRecord] = []
+        async with self.db.writing() as conn:
+            now = await self.db.now(conn)
+            claimed = await self._claim(conn, provider, worker, now, lease, limit, max_attempts)
+        return claimed
+
+    async def _claim(
+        self,
+        conn: Connectionlike,
+        provider: str,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        max_attempts: int,
+    ) -> list[TaskRecord]:
         runnable = or_(
             tasks.c.status == Status.QUEUED.value,
             and_(
@@ -44,44 +60,64 @@ class SqlLeases(SqlConcern):
             ),
         )
         claimed: list[TaskRecord] = []
-        async with self.db.writing() as conn:
-            result = await conn.execute(
-                select(tasks.c.id, tasks.c.status)
-                .where(tasks.c.provider == provider, runnable)
-                .order_by(tasks.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            for task_id, status in result.all():
-                changed = await conn.execute(
-                    update(tasks)
-                    .where(tasks.c.id == task_id, runnable)
-                    .values(
-                        status=Status.PROCESSING.value,
-                        lease_owner=worker,
-                        lease_expires_at=now + lease,
-                        attempts=tasks.c.attempts + 1,
-                        started_at=func.coalesce(tasks.c.started_at, now),
-                        updated_at=now,
-                    )
+        result = await conn.execute(
+            select(tasks.c.id, tasks.c.status)
+            .where(tasks.c.provider == provider, runnable)
+            .order_by(tasks.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        for task_id, status in result.all():
+            changed = await conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, runnable)
+                .values(
+                    status=Status.PROCESSING.value,
+                    lease_owner=worker,
+                    lease_expires_at=now + lease,
+                    attempts=tasks.c.attempts + 1,
+                    started_at=func.coalesce(tasks.c.started_at, now),
+                    updated_at=now,
                 )
-                if changed.rowcount != 1:
-                    continue
-                task = await self._task(conn, task_id)
-                assert task is not None
-                if status == Status.QUEUED.value:
-                    await append_event(self.db, conn, task, now)
-                claimed.append(task)
+            )
+            if changed.rowcount != 1:
+                continue
+            task = await self._task(conn, task_id)
+            assert task is not None
+            if status == Status.QUEUED.value:
+                await append_event(self.db, conn, task, now)
+            claimed.append(task)
         return claimed
 
     async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
         async with self.db.writing() as conn:
+            expires = await self.db.now(conn) + lease
             result = await conn.execute(
-                update(tasks)
-                .where(*_held_by(task_id, worker))
-                .values(lease_expires_at=utcnow() + lease)
+                update(tasks).where(*_held_by(task_id, worker)).values(lease_expires_at=expires)
             )
             return bool(result.rowcount == 1)
+
+    async def release(self, task_id: str, worker: str) -> bool:
+        async with self.db.writing() as conn:
+            now = await self.db.now(conn)
+            result = await conn.execute(
+                update(tasks)
+                .where(*_held_by(task_id, worker), tasks.c.upstream_id.is_(None))
+                .values(
+                    status=Status.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=self.db.greater(tasks.c.attempts - 1, 0),
+                    progress=0,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            task = await self._task(conn, task_id)
+            assert task is not None
+            await append_event(self.db, conn, task, now)
+            return True
 
     async def in_flight(self, provider: str) -> int:
         async with self.db.reading() as conn:
@@ -117,7 +153,19 @@ class SqlLeases(SqlConcern):
     async def claim_polls(
         self, providers: Collection[str], worker: str, lease: timedelta, limit: int
     ) -> list[TaskRecord]:
-        now = utcnow()
+        async with self.db.writing() as conn:
+            now = await self.db.now(conn)
+            return await self._claim_polls(conn, providers, worker, now, lease, limit)
+
+    async def _claim_polls(
+        self,
+        conn: Connectionlike,
+        providers: Collection[str],
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[TaskRecord]:
         due = and_(
             tasks.c.status == Status.PROCESSING.value,
             tasks.c.provider.in_(list(providers)),
@@ -126,15 +174,12 @@ class SqlLeases(SqlConcern):
             or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_at < now),
         )
         expires = now + lease
-        async with self.db.writing() as conn:
-            if not await lease_due(conn, tasks, due, tasks.c.next_poll_at, limit, worker, expires):
-                return []
-            rows = await conn.execute(
-                select(tasks).where(
-                    tasks.c.lease_owner == worker, tasks.c.lease_expires_at == expires
-                )
-            )
-            return [task_from(row) for row in rows.mappings()]
+        if not await lease_due(conn, tasks, due, tasks.c.next_poll_at, limit, worker, expires):
+            return []
+        rows = await conn.execute(
+            select(tasks).where(tasks.c.lease_owner == worker, tasks.c.lease_expires_at == expires)
+        )
+        return [task_from(row) for row in rows.mappings()]
 
     async def reschedule(
         self,
@@ -170,12 +215,13 @@ class SqlLeases(SqlConcern):
 
     async def exhausted(self, max_attempts: int, limit: int = 100) -> list[TaskRecord]:
         async with self.db.reading() as conn:
+            now = await self.db.now(conn)
             result = await conn.execute(
                 select(tasks)
                 .where(
                     tasks.c.status == Status.PROCESSING.value,
                     tasks.c.upstream_id.is_(None),
-                    tasks.c.lease_expires_at < utcnow(),
+                    tasks.c.lease_expires_at < now,
                     tasks.c.attempts >= max_attempts,
                 )
                 .limit(limit)

@@ -24,5 +24,8 @@ class SqlStore(SqlKeys, SqlTasks, SqlLeases, SqlOutbox, SqlFiles):
     async def open(self) -> None:
         await self.db.migrate()
 
+    async def ping(self) -> None:
+        await self.db.ping()
+
     async def close(self) -> None:
         await self.db.dispose()
