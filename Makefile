@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# `make serve PORT=8011 HOST=0.0.0.0` binds elsewhere (or set VIDGATE_PORT / VIDGATE_HOST).
 serve: $(STAMP)
-	$(BIN)/vidgate serve
+	$(BIN)/vidgate serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

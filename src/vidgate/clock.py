@@ -20,6 +20,8 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """A stored time as ISO 8601 with its UTC offset."""
+    """A time as ISO 8601 in UTC with a `Z`, as every API time is written."""
     found = aware(moment)
-    return None if found is None else found.isoformat()
+    if found is None:
+        return None
+    return found.astimezone(UTC).isoformat().replace("+00:00", "Z")

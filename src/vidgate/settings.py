@@ -166,6 +166,15 @@ class ProvidersFile(BaseModel):
         return list(self.routes.get(model) or self.routes.get("default") or ["local"])
 
 
+def _missing_credentials(provider: ProviderConfig) -> str:
+    if provider.api_key_env:
+        return (
+            f"api_key_env names {provider.api_key_env}, which is not set; "
+            f"export {provider.api_key_env}=<key> (or set api_key)"
+        )
+    return "no credentials; set api_key, api_keys or api_key_env"
+
+
 def load_providers(path: Path | None, environ: Mapping[str, str] | None = None) -> ProvidersFile:
     """Read and check the providers file; no file means the local renderer only."""
     if path is None:
@@ -183,5 +192,5 @@ def load_providers(path: Path | None, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     for name, provider in loaded.providers.items():
         if provider.kind != "local" and not provider.credentials(env):
-            raise ConfigError(f"{path}: providers.{name} has no api_key, api_keys or api_key_env")
+            raise ConfigError(f"{path}: providers.{name}: {_missing_credentials(provider)}")
     return loaded

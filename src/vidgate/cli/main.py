@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
 import socket
 import sys
@@ -23,6 +24,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
+    if not _providers_file_is_usable(settings):
+        return 2
+    listener = _bind(settings)
+    if listener is None:
+        return 2
     print(
         f"vidgate {__version__}: data dir {settings.data_dir}, store "
         f"{'sqlite' if settings.database_url is None else settings.database.split(':')[0]}, "
@@ -55,8 +61,41 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         timeout_graceful_shutdown=max(1, round(settings.drain_timeout)),
     )
-    Server(config).run()
+    Server(config).run(sockets=[listener])
     return 0
+
+
+def _providers_file_is_usable(settings: Settings) -> bool:
+    """Check the providers file before anything starts; say what is wrong in one line."""
+    from vidgate.settings import ConfigError, load_providers
+
+    try:
+        load_providers(settings.config)
+    except ConfigError as exc:
+        print(f"vidgate: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _bind(settings: Settings) -> socket.socket | None:
+    """The listening socket, bound before the engine starts; None (with one line said) when the
+    address cannot be had."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((settings.host, settings.port))
+    except OSError as exc:
+        listener.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc}"
+        print(
+            f"vidgate: port {settings.port} on {settings.host} {reason}; pick another with "
+            "--port (or VIDGATE_PORT, or `make serve PORT=…`).",
+            file=sys.stderr,
+        )
+        return None
+    listener.set_inheritable(True)
+    return listener
 
 
 async def _worker(settings: Settings) -> None:
@@ -165,7 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "worker":
-        asyncio.run(_worker(Settings()))
+        settings = Settings()
+        if not _providers_file_is_usable(settings):
+            return 2
+        asyncio.run(_worker(settings))
         return 0
     if args.keys_command == "create":
         if args.quota is not None and args.quota < 0:

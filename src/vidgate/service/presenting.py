@@ -5,6 +5,7 @@ This is the only place that signs blob URLs.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,11 +29,14 @@ class Presenter:
         self.url_ttl = url_ttl
 
     def sign(self, blob: str) -> SignedUrl:
-        """A signed URL for a blob; URLs signed within one short window are identical, so
-        clients and caches see one URL per task rather than a new one per read."""
+        """A signed URL for a blob, valid at least ``url_ttl`` s from now.
+
+        URLs signed within one short window are identical, so clients and caches see one URL
+        per task rather than a new one per read; the window rounds up, never cutting the TTL.
+        """
         bucket = max(1, min(MAX_SIGNING_BUCKET, self.url_ttl // 24))
-        now = self.blobs.clock() // bucket * bucket
-        return self.blobs.sign(blob, self.url_ttl, now=now)
+        start = math.ceil(self.blobs.clock() / bucket) * bucket
+        return self.blobs.sign(blob, self.url_ttl, now=start)
 
     def public_url(self, blob: str) -> str:
         return self.sign(blob).url
@@ -118,7 +122,7 @@ class Presenter:
             "filename": file.filename,
             "bytes": file.bytes,
             "url": signed.url,
-            "expires_at": datetime.fromtimestamp(signed.expires_at, UTC).isoformat(),
+            "expires_at": iso(datetime.fromtimestamp(signed.expires_at, UTC)),
         }
 
 
