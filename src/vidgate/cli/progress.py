@@ -1,4 +1,4 @@
-"""Progress of a task on stderr: seed 000's plain lines, or a live display on a terminal."""
+"""Progress of a task on stderr: the Qwen Cloud client's plain lines, or a live display."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vidgate video` and `scripts/video.py`: seed 000's four execution patterns, on any dialect."""
+"""`vidgate video` and `scripts/video.py`: the Qwen Cloud client's four patterns, on any dialect."""
 
 from __future__ import annotations
 
@@ -78,7 +78,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog: str = "vidgate video") -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
-        description="Generate a video: submit, poll, resume and download (seed 000).",
+        description=(
+            "Generate a video: submit, poll, resume and download, as the Qwen Cloud video.py "
+            "client does."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
