@@ -239,3 +239,15 @@ def test_every_upstream_gets_the_shape_that_was_reserved(
     assert sent == SHAPE_FIELDS[dialect]
     assert upstream.duration == task["duration"] == 8
     assert (upstream.width, upstream.height) == (1280, 720)
+
+
+@pytest.mark.parametrize("dialect", ["dashscope", "kik"])
+def test_results_on_the_providers_own_private_origin_are_fetched(
+    fakes: Fakes, fronted: Fronted, dialect: str
+) -> None:
+    """The guard refuses loopback for inputs here, yet the configured upstream is trusted."""
+    fake = fakes(dialect)
+    gateway = fronted({"up": (fake, {})}, {"default": ["up"]}, allow_networks="")
+    task = run_task(gateway, SMALL)
+    assert task["status"] == "completed", task
+    assert_rehosted(gateway, task, fake)
