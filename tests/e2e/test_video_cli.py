@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -198,3 +199,29 @@ def test_any_python3_runs_the_script(gateway: RunningGateway, key: str, tmp_path
     )
     assert submitted.returncode == 0, submitted.stderr
     assert len(submitted.stdout.strip()) == 36
+
+
+def test_an_unreachable_gateway_says_to_start_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIDGATE_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("VIDGATE_API_KEY", "vg-none")
+    code = video.main(["--request", '{"prompt": "x"}', "--submit-only"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "make serve" in err and "VIDGATE_BASE_URL" in err and str(port) in err
+
+
+def test_a_missing_key_points_at_keys_create(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("VIDGATE_API_KEY", "DASHSCOPE_API_KEY", "QWEN_API_KEY", "DASHSCOPE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VIDGATE_BASE_URL", "http://127.0.0.1:9")
+    assert video.main(["--request", '{"prompt": "x"}']) == 1
+    assert "vidgate keys create" in capsys.readouterr().err

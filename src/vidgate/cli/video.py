@@ -13,6 +13,7 @@ from vidgate.catalog import DEFAULT_MODELS
 from vidgate.cli.progress import LiveProgress, PlainProgress, Progress, status_line
 from vidgate.client import (
     PROVIDERS,
+    APIConnectionError,
     Client,
     TaskNotCompleted,
     WaitTimeout,
@@ -60,6 +61,16 @@ SUGGESTIONS = {
     "upstream_unavailable": "The upstream service was unavailable; try again later.",
 }
 DEFAULT_SUGGESTION = "Check the request and resubmit it with --request."
+
+
+def unreachable_hint(provider: str, base_url: str) -> str:
+    """What to check when the server cannot be reached at all."""
+    if provider == "vidgate":
+        return (
+            f"Nothing answers at {base_url}: start the gateway (`make serve`), "
+            "or point VIDGATE_BASE_URL at it."
+        )
+    return f"Nothing answers at {base_url}: check the base URL and the network."
 
 
 def suggestion(code: str | None) -> str:
@@ -272,8 +283,14 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     target = resolve_target(client_environ(), provider=args.provider, base_url=args.base_url)
     if not target.api_key:
-        names = "DASHSCOPE_API_KEY" if target.provider == "dashscope" else "VIDGATE_API_KEY"
-        print(f"Error: no API key: set {names} (or put it in ./.env).", file=err)
+        if target.provider == "dashscope":
+            hint = "set DASHSCOPE_API_KEY (or put it in ./.env)."
+        else:
+            hint = (
+                "set VIDGATE_API_KEY (or put it in ./.env); a gateway makes one with "
+                "`vidgate keys create --name me`."
+            )
+        print(f"Error: no API key: {hint}", file=err)
         return EXIT_ERROR
     with Client(target.base_url, target.api_key, provider=target.provider) as client:
         session = Session(args, client, out, err)
@@ -283,5 +300,7 @@ def main(
             hint = f" Resume with: --task-id {session.task_id}" if session.task_id else ""
             print(f"\nInterrupted. The task may still be running.{hint}", file=err)
             return EXIT_INTERRUPTED
+        except APIConnectionError as exc:
+            return session.fail(f"{exc} {unreachable_hint(target.provider, target.base_url)}")
         except VidgateError as exc:
             return session.fail(str(exc))
