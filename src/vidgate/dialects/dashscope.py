@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +14,6 @@ from vidgate.dialects.common import (
     PUSH_FIELDS,
     StatusWords,
     millis,
-    parse_time,
     push_fields,
     require_object,
     validation_error,
@@ -34,6 +33,7 @@ __all__ = [
     "parse_create",
     "parse_list_time",
     "parse_task",
+    "read_time",
     "render_created",
     "render_error",
     "render_list",
@@ -69,6 +69,8 @@ INPUT_FIELDS = {
     "mask_image_url",
     "mask_video_url",
 }
+BEIJING = timezone(timedelta(hours=8), "CST")
+"""China Standard Time, which DashScope writes its task times in (no daylight saving)."""
 INPUT_EXTRAS = {
     "audio_url",
     "media",
@@ -237,11 +239,22 @@ def shaped(request: VideoRequest, shape: Shape) -> VideoRequest:
 
 
 def format_time(task_time: datetime | None) -> str | None:
-    """DashScope's `2025-09-29 14:18:52.331`, in UTC."""
+    """DashScope's `2025-09-29 14:18:52.331`, in Beijing time, as the service writes it."""
     if task_time is None:
         return None
-    moment = task_time.astimezone(UTC)
+    moment = task_time.astimezone(BEIJING)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def read_time(value: object) -> datetime | None:
+    """A DashScope task time: Beijing time unless it names its own zone; as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).astimezone(UTC)
 
 
 def render_created(task: Task, request_id: str) -> dict[str, Any]:
@@ -303,9 +316,9 @@ def render_error(
 
 
 def parse_list_time(value: str, name: str) -> datetime:
-    """A list filter time, `YYYYMMDDhhmmss` in UTC."""
+    """A list filter time, `YYYYMMDDhhmmss` in Beijing time."""
     try:
-        return datetime.strptime(value, LIST_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(value, LIST_TIME_FORMAT).replace(tzinfo=BEIJING)
     except ValueError:
         raise InvalidRequest(
             f"{name} must be a time as YYYYMMDDhhmmss, e.g. 20250929141852.", param=name
@@ -356,7 +369,7 @@ def parse_task(data: object) -> Task:
         if isinstance(results, list) and results and isinstance(results[0], dict):
             video_url = results[0].get("url")
     usage = fields.get("usage")
-    end = parse_time(output.get("end_time"))
+    end = read_time(output.get("end_time"))
     result = None
     if status is Status.COMPLETED and isinstance(video_url, str):
         seconds = usage.get("output_video_duration") if isinstance(usage, dict) else None
@@ -372,8 +385,8 @@ def parse_task(data: object) -> Task:
         status=status,
         progress=100 if status is Status.COMPLETED else 0,
         prompt=str(output.get("orig_prompt") or ""),
-        created_at=parse_time(output.get("submit_time")),
-        started_at=parse_time(output.get("scheduled_time")),
+        created_at=read_time(output.get("submit_time")),
+        started_at=read_time(output.get("scheduled_time")),
         finished_at=end,
         result=result,
         error=error,

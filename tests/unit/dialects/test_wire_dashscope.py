@@ -54,6 +54,13 @@ def at(
     return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
+def cst(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    """A time in Beijing (China Standard Time), as DashScope writes its times."""
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=timezone(timedelta(hours=8)))
+
+
 @pytest.mark.parametrize(("status", "word"), WORDS)
 def test_status_words_both_ways(status: Status, word: str) -> None:
     assert dashscope.STATUS.wire(status) == word
@@ -87,9 +94,9 @@ def test_the_seed_001_answer_parses() -> None:
     assert task.task_id == output["task_id"]
     assert task.status is Status.COMPLETED and task.progress == 100
     assert task.prompt == output["orig_prompt"]
-    assert task.created_at == at(2026, 4, 2, 22, 53, 19, 537_000)
-    assert task.started_at == at(2026, 4, 2, 22, 53, 30, 427_000)
-    assert task.finished_at == at(2026, 4, 2, 23, 0, 39, 287_000)
+    assert task.created_at == cst(2026, 4, 2, 22, 53, 19, 537_000)
+    assert task.started_at == cst(2026, 4, 2, 22, 53, 30, 427_000)
+    assert task.finished_at == cst(2026, 4, 2, 23, 0, 39, 287_000)
     assert task.result is not None
     assert task.result.video_url == output["video_url"]
     assert task.result.duration == 10
@@ -102,9 +109,9 @@ def test_render_task_answers_as_seed_001() -> None:
         task_id="18814247-f944-4102-aa4a-xxxxxx",
         status=Status.COMPLETED,
         prompt=SEED_001_ANSWER["output"]["orig_prompt"],
-        created_at=at(2026, 4, 2, 22, 53, 19, 537_000),
-        started_at=at(2026, 4, 2, 22, 53, 30, 427_000),
-        finished_at=at(2026, 4, 2, 23, 0, 39, 287_000),
+        created_at=cst(2026, 4, 2, 22, 53, 19, 537_000),
+        started_at=cst(2026, 4, 2, 22, 53, 30, 427_000),
+        finished_at=cst(2026, 4, 2, 23, 0, 39, 287_000),
         result=Result(video_url=SEED_001_ANSWER["output"]["video_url"]),
         usage=USAGE,
     )
@@ -177,16 +184,13 @@ def test_a_partial_usage_is_dropped() -> None:
 @pytest.mark.parametrize(
     ("moment", "text"),
     [
-        (at(2025, 9, 29, 14, 18, 52, 331_000), "2025-09-29 14:18:52.331"),
-        (at(2025, 9, 29, 14, 18, 52, 331_999), "2025-09-29 14:18:52.331"),
-        (at(2025, 9, 29, 14, 18, 52), "2025-09-29 14:18:52.000"),
-        (
-            datetime(2025, 9, 29, 22, 18, 52, 5_000, tzinfo=timezone(timedelta(hours=8))),
-            "2025-09-29 14:18:52.005",
-        ),
+        (at(2025, 9, 29, 14, 18, 52, 331_000), "2025-09-29 22:18:52.331"),
+        (at(2025, 9, 29, 14, 18, 52, 331_999), "2025-09-29 22:18:52.331"),
+        (at(2025, 9, 29, 20, 18, 52), "2025-09-30 04:18:52.000"),
+        (cst(2025, 9, 29, 22, 18, 52, 5_000), "2025-09-29 22:18:52.005"),
     ],
 )
-def test_times_are_utc_to_the_millisecond(moment: datetime, text: str) -> None:
+def test_times_are_beijing_time_to_the_millisecond(moment: datetime, text: str) -> None:
     assert dashscope.format_time(moment) == text
     assert dashscope.format_time(None) is None
     task = dashscope.parse_task({"output": {"task_status": "RUNNING", "submit_time": text}})
@@ -354,7 +358,7 @@ def test_task_path() -> None:
 
 
 def test_list_times_and_pages() -> None:
-    assert dashscope.parse_list_time("20250929141852", "start_time") == at(2025, 9, 29, 14, 18, 52)
+    assert dashscope.parse_list_time("20250929141852", "start_time") == cst(2025, 9, 29, 14, 18, 52)
     with pytest.raises(InvalidRequest) as caught:
         dashscope.parse_list_time("2025-09-29", "end_time")
     assert caught.value.param == "end_time"
