@@ -85,7 +85,7 @@ class StoredResult:
     source_url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskState:
     """What changes over a task's life: the part of a task that each event captures."""
 
@@ -121,17 +121,10 @@ class NewTask:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskRecord(NewTask):
-    """A stored task: the request as resolved at submit, and its state now."""
+class TaskRecord(TaskState, NewTask):
+    """A stored task: the request as resolved at submit (``NewTask``), its state now
+    (``TaskState``), and who runs it."""
 
-    status: Status
-    progress: int
-    updated_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    error: TaskError | None = None
-    result: StoredResult | None = None
-    usage: Usage | None = None
     attempts: int = 0
     upstream_id: str | None = None
     upstream_status: str | None = None
@@ -153,17 +146,7 @@ class TaskRecord(NewTask):
 
     @property
     def state(self) -> TaskState:
-        return TaskState(
-            status=self.status,
-            progress=self.progress,
-            provider=self.provider,
-            updated_at=self.updated_at,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            error=self.error,
-            result=self.result,
-            usage=self.usage,
-        )
+        return TaskState(**{f.name: getattr(self, f.name) for f in _STATE})
 
     def at(self, state: TaskState) -> TaskRecord:
         """This task as it was when it was in ``state``."""
