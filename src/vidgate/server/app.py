@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vidgate import __version__
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
+from vidgate.server.openapi import install_openapi
 from vidgate.server.routes import (
     dashscope,
     events,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.router.routes.append(native.task_route)
     for module in (meta, native, events, webhooks, files, media, dashscope, kik, nebula, openai):
         app.include_router(module.router)

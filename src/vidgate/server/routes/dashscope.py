@@ -19,12 +19,20 @@ from vidgate.records import TaskQuery
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.errors import dialect_route, naming
+from vidgate.server.openapi import DASHSCOPE, IDEMPOTENCY, DashScopeCreate, errors, json_body
 from vidgate.server.submit import submit
 
 __all__ = ["router"]
 
 SYNC_REFUSED = "current user api does not support synchronous calls"
 MAX_PAGE_NO = 1_000_000
+ASYNC_HEADER = {
+    "name": "X-DashScope-Async",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "enum": ["enable"]},
+    "description": "Only asynchronous calls are served; without it the answer is 403.",
+}
 
 
 def request_id_of(request: Request) -> str:
@@ -40,7 +48,14 @@ def _error(request: Request, status: int, code: str, message: str, param: str | 
     return JSONResponse(body, status_code=wire_status)
 
 
-router = APIRouter(prefix="/api/v1", tags=["dashscope"], route_class=dialect_route(_error))
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["dashscope"],
+    route_class=dialect_route(_error),
+    responses=errors(DASHSCOPE, 401, 503),
+)
+CREATE_ERRORS = errors(DASHSCOPE, 400, 403, 404, 409, 413, 507)
+CREATE_BODY = json_body(DashScopeCreate) | {"parameters": [IDEMPOTENCY, ASYNC_HEADER]}
 
 
 async def _create(request: Request, caller: Caller) -> Response:
@@ -52,13 +67,19 @@ async def _create(request: Request, caller: Caller) -> Response:
     return JSONResponse(dashscope.render_created(task, request_id_of(request)))
 
 
-@router.post("/services/aigc/video-generation/video-synthesis")
+@router.post(
+    "/services/aigc/video-generation/video-synthesis",
+    responses=CREATE_ERRORS,
+    openapi_extra=CREATE_BODY,
+)
 async def video_synthesis(request: Request, caller: Caller) -> Response:
     """Create a t2v, i2v, r2v or vace task; needs `X-DashScope-Async: enable`."""
     return await _create(request, caller)
 
 
-@router.post("/services/aigc/image2video/video-synthesis")
+@router.post(
+    "/services/aigc/image2video/video-synthesis", responses=CREATE_ERRORS, openapi_extra=CREATE_BODY
+)
 async def image2video(request: Request, caller: Caller) -> Response:
     """Create a kf2v task (any mode is accepted); needs `X-DashScope-Async: enable`."""
     return await _create(request, caller)
@@ -76,7 +97,7 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
     return JSONResponse(dashscope.render_task(task, request_id))
 
 
-@router.post("/tasks/{task_id}/cancel")
+@router.post("/tasks/{task_id}/cancel", responses=errors(DASHSCOPE, 400, 404, 507))
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a PENDING task; any other status answers 400 UnsupportedOperation."""
     services = services_of(request)
@@ -91,7 +112,7 @@ async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONRes
     return JSONResponse({"request_id": request_id_of(request)})
 
 
-@router.get("/tasks")
+@router.get("/tasks", responses=errors(DASHSCOPE, 400))
 async def list_tasks(
     request: Request,
     caller: Caller,

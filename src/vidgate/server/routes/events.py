@@ -10,18 +10,27 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from vidgate.dialects.common import whole_number
 from vidgate.dialects.native import render_task
 from vidgate.records import Event
 from vidgate.server.auth import Caller, services_of
+from vidgate.server.openapi import NATIVE, errors, event_stream
 from vidgate.service import Services
 from vidgate.store import StoreUnavailable
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=errors(NATIVE, 401, 503))
+STREAM = event_stream("Server-sent events, with heartbeat comments.")
+RESUME = {
+    "parameters": [
+        {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+        {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "string"}},
+    ]
+}
+"""Where to resume: the last event id seen (the header wins)."""
 RECHECK = 30.0
 TERMINAL_TYPES = ("task.completed", "task.failed", "task.cancelled")
 RECONNECT_MS = 2000
@@ -118,7 +127,12 @@ def _response(stream: AsyncIterator[str]) -> StreamingResponse:
     )
 
 
-@router.get("/v1/tasks/{task_id}/events")
+@router.get(
+    "/v1/tasks/{task_id}/events",
+    response_class=Response,
+    responses=STREAM | errors(NATIVE, 404),
+    openapi_extra=RESUME,
+)
 async def task_events(request: Request, caller: Caller, task_id: str) -> StreamingResponse:
     """The task's events from `Last-Event-ID` on, with heartbeats; ends after the last one."""
     services = services_of(request)
@@ -126,7 +140,7 @@ async def task_events(request: Request, caller: Caller, task_id: str) -> Streami
     return _response(_stream(request, services, caller.id, task_id))
 
 
-@router.get("/v1/events")
+@router.get("/v1/events", response_class=Response, responses=STREAM, openapi_extra=RESUME)
 async def all_events(request: Request, caller: Caller) -> StreamingResponse:
     """Every event of the key's tasks, from `Last-Event-ID` on, with heartbeats."""
     services = services_of(request)

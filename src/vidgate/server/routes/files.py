@@ -9,13 +9,19 @@ from starlette.responses import JSONResponse
 from vidgate.dialects.common import whole_number
 from vidgate.errors import InvalidRequest, PayloadTooLarge
 from vidgate.server.auth import Caller, services_of
+from vidgate.server.openapi import NATIVE, FileUpload, errors, multipart_body
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["files"])
 
 
-@router.post("/v1/files", status_code=201)
+@router.post(
+    "/v1/files",
+    status_code=201,
+    responses=errors(NATIVE, 400, 401, 413, 503, 507),
+    openapi_extra=multipart_body(FileUpload),
+)
 async def upload_file(request: Request, caller: Caller) -> JSONResponse:
     """Keep the multipart `file` part and answer with its signed URL."""
     services = services_of(request)

@@ -8,6 +8,7 @@ from starlette.responses import FileResponse, Response
 from vidgate.blobs import SignatureError
 from vidgate.server.auth import services_of
 from vidgate.server.errors import error_response
+from vidgate.server.openapi import NATIVE, binary, errors
 
 __all__ = ["router"]
 
@@ -22,7 +23,18 @@ CONTENT_TYPES = {
 }
 
 
-@router.api_route("/v1/media/{name}", methods=["GET", "HEAD"])
+MEDIA_TYPES = sorted({*CONTENT_TYPES.values(), "application/octet-stream"})
+DOWNLOAD = binary(*MEDIA_TYPES) | errors(NATIVE, 403, 410)
+SIGNED = {
+    "parameters": [
+        {"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+        for name in ("expires", "signature")
+    ]
+}
+
+
+@router.head("/v1/media/{name}", response_class=Response, responses=DOWNLOAD, openapi_extra=SIGNED)
+@router.get("/v1/media/{name}", response_class=Response, responses=DOWNLOAD, openapi_extra=SIGNED)
 async def media(request: Request, name: str) -> Response:
     """Serve a blob when the URL's signature is valid and in date (403 bad, 410 expired)."""
     services = services_of(request)

@@ -7,13 +7,14 @@ from starlette.responses import JSONResponse
 
 from vidgate.catalog import MODELS
 from vidgate.server.auth import Caller, services_of
+from vidgate.server.openapi import NATIVE, errors
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["meta"])
+@router.get("/healthz", tags=["meta"], responses={503: {"description": "Starting."}})
 async def healthz(request: Request) -> JSONResponse:
     """Liveness: 200 once the store is open and the engine (if any) is running; it checks no
     dependency, so an outage of the database does not get the process restarted."""
@@ -23,7 +24,9 @@ async def healthz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/readyz", tags=["meta"])
+@router.get(
+    "/readyz", tags=["meta"], responses={503: {"description": "Starting, or a check fails."}}
+)
 async def readyz(request: Request) -> JSONResponse:
     """200 while this process can serve: the store answers a query and the blob store takes a
     write; 503 naming what fails (a database outage, a full disk), so a balancer looks away."""
@@ -39,7 +42,7 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/v1/models", tags=["meta"])
+@router.get("/v1/models", tags=["meta"], responses=errors(NATIVE, 401, 503))
 async def list_models(request: Request, caller: Caller) -> JSONResponse:
     """Every model, with its modes, durations, sizes, typical time and suggested poll interval."""
     services = services_of(request)
@@ -51,7 +54,7 @@ async def list_models(request: Request, caller: Caller) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.get("/v1/account", tags=["meta"])
+@router.get("/v1/account", tags=["meta"], responses=errors(NATIVE, 401, 503))
 async def account(request: Request, caller: Caller) -> JSONResponse:
     """The key's quota in seconds of output video: balance, reserved and used."""
     services = services_of(request)

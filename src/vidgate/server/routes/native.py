@@ -15,12 +15,18 @@ from vidgate.models import Task
 from vidgate.records import TaskQuery
 from vidgate.server.auth import Caller, bearer_key, services_of
 from vidgate.server.body import read_json
+from vidgate.server.openapi import NATIVE, NativeCreate, NativeSyncCreate, errors, json_body
 from vidgate.service import Services, request_fingerprint
 from vidgate.service.tasks import parse_status
 
 __all__ = ["router", "task_route"]
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=errors(NATIVE, 401, 503))
+CREATE_ERRORS = errors(NATIVE, 400, 402, 409, 413, 507)
+SYNC_RESPONSES = {
+    **CREATE_ERRORS,
+    202: {"description": "Not finished in time: the task id and its poll_url."},
+}
 MAX_LONG_POLL = 120.0
 MAX_SYNC_WAIT = 300.0
 
@@ -47,7 +53,7 @@ async def _submit(services: Services, request: Request, caller: Caller, body: ob
     return task
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses=CREATE_ERRORS, openapi_extra=json_body(NativeCreate))
 async def create_task(request: Request, caller: Caller) -> JSONResponse:
     """Queue a generation task and return it at once."""
     services = services_of(request)
@@ -68,7 +74,11 @@ def _sync_timeout(body: object) -> float:
     return float(timeout)
 
 
-@router.post("/sync")
+@router.post(
+    "/sync",
+    responses=SYNC_RESPONSES,
+    openapi_extra=json_body(NativeSyncCreate),
+)
 async def create_task_sync(request: Request, caller: Caller) -> JSONResponse:
     """Queue a task and wait for it: 200 with the finished task, or 202 with a poll_url."""
     services = services_of(request)
@@ -121,14 +131,14 @@ async def get_task(request: Request) -> JSONResponse:
 task_route = Route("/v1/tasks/{task_id}", get_task, methods=["GET"], name="get_task")
 
 
-@router.post("/{task_id}/cancel")
+@router.post("/{task_id}/cancel", responses=errors(NATIVE, 404, 409, 507))
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a queued task (or a running one its provider can stop); quota is refunded."""
     services = services_of(request)
     return task_response(services, await services.tasks.cancel(caller.id, task_id))
 
 
-@router.get("")
+@router.get("", responses=errors(NATIVE, 400))
 async def list_tasks(
     request: Request,
     caller: Caller,

@@ -10,6 +10,7 @@ from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import content_response
 from vidgate.server.errors import dialect_route, naming
+from vidgate.server.openapi import NEBULA, NativeCreate, binary, errors, json_body
 from vidgate.server.submit import submit
 
 __all__ = ["router"]
@@ -20,11 +21,18 @@ def _error(request: Request, status: int, code: str, message: str, param: str | 
 
 
 router = APIRouter(
-    prefix="/v1/video/generations", tags=["nebula"], route_class=dialect_route(_error)
+    prefix="/v1/video/generations",
+    tags=["nebula"],
+    route_class=dialect_route(_error),
+    responses=errors(NEBULA, 401, 503),
 )
 
 
-@router.post("")
+@router.post(
+    "",
+    responses=errors(NEBULA, 400, 402, 409, 413, 507),
+    openapi_extra=json_body(NativeCreate),
+)
 async def create_task(request: Request, caller: Caller) -> JSONResponse:
     """Queue a task from a flat body (as the native one); answers the queued task."""
     body = await read_json(request, services_of(request).settings.max_body_bytes)
@@ -32,7 +40,7 @@ async def create_task(request: Request, caller: Caller) -> JSONResponse:
     return JSONResponse(nebula.render_task(task))
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", responses=errors(NEBULA, 404))
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """The task: `status`, `format`, and `url` once it succeeds or `error` once it fails."""
     return JSONResponse(
@@ -40,7 +48,11 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
     )
 
 
-@router.get("/{task_id}/content")
+@router.get(
+    "/{task_id}/content",
+    response_class=Response,
+    responses=binary("video/mp4", description="The video.") | errors(NEBULA, 404, 409),
+)
 async def get_content(request: Request, caller: Caller, task_id: str) -> Response:
     """The finished video itself (the download call seed 004 names for Sora 2)."""
     services = services_of(request)

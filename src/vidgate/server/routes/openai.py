@@ -23,6 +23,7 @@ from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import Variant, content_response, discard_content
 from vidgate.server.errors import dialect_route
+from vidgate.server.openapi import OPENAI, OpenAICreate, OpenAICreateForm, binary, errors, json_body
 from vidgate.server.submit import submit_new
 from vidgate.service import Services
 
@@ -39,7 +40,12 @@ def _error(request: Request, status: int, code: str, message: str, param: str | 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-router = APIRouter(prefix="/v1/videos", tags=["openai"], route_class=dialect_route(_error))
+router = APIRouter(
+    prefix="/v1/videos",
+    tags=["openai"],
+    route_class=dialect_route(_error),
+    responses=errors(OPENAI, 401, 503),
+)
 
 
 def video_response(services: Services, task: Task) -> JSONResponse:
@@ -93,7 +99,11 @@ async def _from_form(
     return openai.parse_create(fields, input_reference_url=saved["url"]), fields, blob
 
 
-@router.post("")
+@router.post(
+    "",
+    responses=errors(OPENAI, 400, 402, 409, 413, 507),
+    openapi_extra=json_body(OpenAICreate, **{"multipart/form-data": OpenAICreateForm}),
+)
 async def create_video(request: Request, caller: Caller) -> JSONResponse:
     """Queue a video from JSON or multipart; answers the queued video object."""
     services = services_of(request)
@@ -114,14 +124,19 @@ async def create_video(request: Request, caller: Caller) -> JSONResponse:
     return video_response(services, task)
 
 
-@router.get("/{video_id}")
+@router.get("/{video_id}", responses=errors(OPENAI, 404))
 async def retrieve_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
     """The video object: status, progress and times in unix seconds."""
     services = services_of(request)
     return video_response(services, await services.tasks.get(caller.id, video_id))
 
 
-@router.get("/{video_id}/content")
+@router.get(
+    "/{video_id}/content",
+    response_class=Response,
+    responses=binary("video/mp4", "image/webp", "image/jpeg", description="The MP4 or a preview.")
+    | errors(OPENAI, 400, 404, 409, 507),
+)
 async def download_content(
     request: Request, caller: Caller, video_id: str, variant: Variant = "video"
 ) -> Response:
@@ -130,7 +145,7 @@ async def download_content(
     return await content_response(services, await services.tasks.get(caller.id, video_id), variant)
 
 
-@router.get("")
+@router.get("", responses=errors(OPENAI, 400))
 async def list_videos(
     request: Request,
     caller: Caller,
@@ -144,7 +159,7 @@ async def list_videos(
     return JSONResponse(openai.render_list(page.tasks, page.has_more))
 
 
-@router.delete("/{video_id}")
+@router.delete("/{video_id}", responses=errors(OPENAI, 404, 409, 507))
 async def delete_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
     """Cancel an unfinished video; for a finished one, delete its video and previews."""
     services = services_of(request)
