@@ -153,6 +153,10 @@ def test_kill_9_before_delivery_loses_no_webhook(tmp_path: Path) -> None:
         "VIDGATE_PORT": str(port),
         "VIDGATE_ALLOW_NETWORKS": "127.0.0.0/8",
         "VIDGATE_WEBHOOK_RETRY_BASE": "0.2",
+        # A delivery the killed process had claimed waits out its lease before the next
+        # process sends it; keep that short, so the wait below never races it.
+        "VIDGATE_WEBHOOK_LEASE": "3",
+        "VIDGATE_WEBHOOK_ATTEMPT_TIMEOUT": "2",
     }
     settings = Settings(data_dir=data_dir, port=port)
 
@@ -193,7 +197,13 @@ def test_kill_9_before_delivery_loses_no_webhook(tmp_path: Path) -> None:
             wait_healthy(url, process)
             [delivery] = receiver.wait_for(1, timeout=60)
             assert json.loads(delivery.body)["data"]["task_id"] == task_id
-            log_rows = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+            # The receiver has the delivery before the gateway has logged its answer.
+            deadline = time.monotonic() + 30
+            while True:
+                log_rows = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+                if log_rows[0]["status"] != "pending" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             assert [d["status"] for d in log_rows] == ["delivered"]
             codes = [a["status_code"] for a in log_rows[0]["attempts"]]
             assert codes[-1] == 204 and set(codes[:-1]) <= {503}
