@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,17 @@ from conftest import RunningGateway, wait_terminal
 from receiver import Receiver, start_receiver
 
 SMALL = {"prompt": "hook", "duration": 2, "resolution": "480P"}
+
+
+def settled_log(api: httpx.Client, task_id: str, timeout: float = 10) -> list[dict[str, Any]]:
+    """The task's delivery log once no delivery is pending: a receiver has the body before
+    the gateway has logged the answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log: list[dict[str, Any]] = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+        if all(d["status"] != "pending" for d in log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -47,7 +59,7 @@ def test_terminal_event_is_signed_per_standard_webhooks(
         assert payload["data"]["result"]["video_url"]
         with pytest.raises(Exception, match=r"(?i)signature"):
             Webhook(secret).verify(delivery.body + b" ", delivery.headers)
-        log = api.get(f"/v1/tasks/{task_id}/deliveries").json()["data"]
+        log = settled_log(api, task_id)
         assert [d["status"] for d in log] == ["delivered"]
         assert log[0]["id"] == delivery.headers["webhook-id"]
         assert log[0]["attempts"][0]["status_code"] == 204
