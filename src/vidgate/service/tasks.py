@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from vidgate.ids import new_task_id
 from vidgate.inputs import INPUT_FIELDS, InputFetcher
 from vidgate.models import Mode, Status, Task, TaskError, VideoRequest, detect_mode
 from vidgate.netguard import BlockedAddress
-from vidgate.notifier import Notifier
+from vidgate.notifier import Listener, Notifier
 from vidgate.providers.registry import Providers
 from vidgate.providers.upstream import UpstreamError
 from vidgate.records import Event, NewTask, StoredInput, TaskQuery, TaskRecord, Transition
@@ -206,17 +207,19 @@ class Tasks:
 
     async def wait(self, owner_id: str, task_id: str, seconds: float) -> Task:
         """The task once it changes or ends, or as it is after ``seconds``."""
-        task = await self.get(owner_id, task_id)
         deadline = time.monotonic() + seconds
-        seen = (task.status, task.progress)
-        while not task.status.terminal:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            await self.notifier.wait(f"task:{task_id}", min(remaining, LONG_POLL_RECHECK))
+        with self.notifier.listen(f"task:{task_id}") as changes:
             task = await self.get(owner_id, task_id)
-            if (task.status, task.progress) != seen:
-                break
+            seen = (task.status, task.progress)
+            while not task.status.terminal:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await changes.wait(min(remaining, LONG_POLL_RECHECK))
+                changes.clear()
+                task = await self.get(owner_id, task_id)
+                if (task.status, task.progress) != seen:
+                    break
         return task
 
     async def wait_until_done(self, owner_id: str, task_id: str, seconds: float) -> Task:
@@ -292,10 +295,11 @@ class Tasks:
         """The owner's events after a cursor id; one task's if given."""
         return await self.store.events_after(owner_id, after, task_id)
 
-    async def wait_for_events(self, owner_id: str, task_id: str | None, timeout: float) -> bool:
-        """Wait until the task (or any task of the owner) may have new events; False on timeout."""
+    def watch_events(self, owner_id: str, task_id: str | None) -> AbstractContextManager[Listener]:
+        """A listener for new events of the task (or of any task of the owner); clear it before
+        each read of ``events_after`` and wait on it after."""
         key = f"task:{task_id}" if task_id else f"owner:{owner_id}"
-        return await self.notifier.wait(key, timeout)
+        return self.notifier.listen(key)
 
     async def event_task(self, owner_id: str, event: Event) -> Task:
         """The task as ``event`` left it."""

@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from vidgate.dialects.common import whole_number
 from vidgate.dialects.native import render_task
+from vidgate.notifier import Listener
 from vidgate.records import Event
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.openapi import NATIVE, errors, event_stream
@@ -62,14 +63,9 @@ def _stopping(request: Request) -> asyncio.Event:
     return runtime.stopping if runtime is not None else asyncio.Event()
 
 
-async def _wait(
-    services: Services, owner_id: str, task_id: str | None, timeout: float, stop: asyncio.Event
-) -> None:
+async def _wait(changes: Listener, timeout: float, stop: asyncio.Event) -> None:
     """Wait for new events, or for the process to begin shutting down, whichever is first."""
-    waits = [
-        asyncio.ensure_future(services.tasks.wait_for_events(owner_id, task_id, timeout)),
-        asyncio.ensure_future(stop.wait()),
-    ]
+    waits = [asyncio.ensure_future(changes.wait(timeout)), asyncio.ensure_future(stop.wait())]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -89,34 +85,36 @@ async def _stream(
     stop = _stopping(request)
     last_sent = time.monotonic()
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
-    while True:
-        if stop.is_set():
-            yield SHUTTING_DOWN
-            return
-        try:
-            found = await services.tasks.events_after(owner_id, cursor, task_id)
-        except StoreUnavailable:
-            yield STORE_AWAY
-            return
-        for event in found:
-            cursor = event.id
+    with services.tasks.watch_events(owner_id, task_id) as changes:
+        while True:
+            if stop.is_set():
+                yield SHUTTING_DOWN
+                return
+            changes.clear()
             try:
-                frame = await _frame(services, owner_id, event)
+                found = await services.tasks.events_after(owner_id, cursor, task_id)
             except StoreUnavailable:
                 yield STORE_AWAY
                 return
-            yield frame
-            last_sent = time.monotonic()
-            if task_id is not None and event.type in TERMINAL_TYPES:
+            for event in found:
+                cursor = event.id
+                try:
+                    frame = await _frame(services, owner_id, event)
+                except StoreUnavailable:
+                    yield STORE_AWAY
+                    return
+                yield frame
+                last_sent = time.monotonic()
+                if task_id is not None and event.type in TERMINAL_TYPES:
+                    return
+            if found:
+                continue
+            if await request.is_disconnected():
                 return
-        if found:
-            continue
-        if await request.is_disconnected():
-            return
-        if time.monotonic() - last_sent >= heartbeat:
-            yield ": heartbeat\n\n"
-            last_sent = time.monotonic()
-        await _wait(services, owner_id, task_id, min(RECHECK, heartbeat), stop)
+            if time.monotonic() - last_sent >= heartbeat:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
+            await _wait(changes, min(RECHECK, heartbeat), stop)
 
 
 def _response(stream: AsyncIterator[str]) -> StreamingResponse:
