@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -179,12 +179,13 @@ def from_unix(value: object) -> datetime | None:
     return None
 
 
-def parse_time(value: object) -> datetime | None:
-    """An ISO 8601 or DashScope (`2025-09-29 14:18:52.331`) time, as UTC."""
+def parse_time(value: object, naive_zone: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 or DashScope (`2025-09-29 14:18:52.331`) time, as UTC; a time that names
+    no zone is read in ``naive_zone``."""
     if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=naive_zone)).astimezone(UTC)

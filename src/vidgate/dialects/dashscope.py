@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from vidgate.dialects.common import (
     PUSH_FIELDS,
     StatusWords,
     millis,
+    parse_time,
     push_fields,
     require_object,
     validation_error,
@@ -248,13 +249,7 @@ def format_time(task_time: datetime | None) -> str | None:
 
 def read_time(value: object) -> datetime | None:
     """A DashScope task time: Beijing time unless it names its own zone; as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).astimezone(UTC)
+    return parse_time(value, BEIJING)
 
 
 def render_created(task: Task, request_id: str) -> dict[str, Any]:
