@@ -46,3 +46,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/wait_detection.py
 	$(BIN)/python bench/upstream_polling.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/cross_node_wakeups.py
+	$(BIN)/python bench/scale_simulation.py

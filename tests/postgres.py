@@ -106,7 +106,20 @@ class PostgresCluster:
         self.psql(f'CREATE DATABASE "{name}"')
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def restart(self) -> None:
+        """Stop the server as an operator would (fast shutdown, sessions cut) and start it
+        again on the same port and data. On Linux the server stops when the thread that
+        started it ends, so call this from a thread that outlives the server."""
+        self._shut_down()
+        self.process = _launch(self.bin_dir, self.root, self.port)
+        if not _wait_ready(self):
+            raise RuntimeError(f"PostgreSQL did not restart:\n{self.log.read_text()[-2000:]}")
+
     def stop(self) -> None:
+        self._shut_down()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _shut_down(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # fast shutdown: disconnect sessions, stop
             try:
@@ -114,7 +127,6 @@ class PostgresCluster:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _die_with_parent() -> Callable[[], None] | None:
@@ -152,6 +164,24 @@ def _workdir(drop: dict[str, Any]) -> Path:
     return root
 
 
+def _launch(bin_dir: Path, root: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start the server on the cluster in ``root``, appending to its log."""
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+    options = [f"-c{name}={value}" for name, value in {**SETTINGS, "port": port}.items()]
+    with open(root / "server.log", "ab") as log:
+        return subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(root / "data"), "-k", str(root), *options],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+            **_as_postgres(),
+        )
+
+
 def start_cluster(bin_dir: Path) -> PostgresCluster:
     """initdb a cluster with trust auth in a temporary directory and start it."""
     drop = _as_postgres()
@@ -176,19 +206,7 @@ def start_cluster(bin_dir: Path) -> PostgresCluster:
     last_error = ""
     for _ in range(5):
         port = _free_port()
-        options = [f"-c{name}={value}" for name, value in {**SETTINGS, "port": port}.items()]
-        with open(root / "server.log", "ab") as log:
-            process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(root / "data"), "-k", str(root), *options],
-                cwd=root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(),
-                **drop,
-            )
+        process = _launch(bin_dir, root, port)
         cluster = PostgresCluster(bin_dir, root, port, process, itertools.count())
         if _wait_ready(cluster):
             return cluster

@@ -110,6 +110,10 @@ class ModelSpec:
     fps: int = 24
     named_sizes: dict[str, tuple[int, int]] | None = None
     default_size: str | None = None
+    protocol: str = "legacy"
+    """How DashScope takes its inputs: `legacy` fields (`img_url`, `reference_urls` …) and a
+    `size` or `resolution`, or `media`, a list of typed assets, with `resolution` and
+    `ratio` (Wan 2.7)."""
 
     def sizes(self) -> dict[str, tuple[int, int]]:
         """Every size this model renders, keyed by its wire spelling."""
@@ -157,6 +161,36 @@ def _span(low: int, high: int) -> tuple[int, ...]:
 MODELS: dict[str, ModelSpec] = {
     spec.id: spec
     for spec in (
+        ModelSpec(
+            "wan2.7-t2v",
+            (Mode.T2V,),
+            _span(2, 15),
+            5,
+            ("720P", "1080P"),
+            "1080P",
+            30,
+            protocol="media",
+        ),
+        ModelSpec(
+            "wan2.7-i2v",
+            (Mode.I2V, Mode.KF2V, Mode.VACE),
+            _span(2, 15),
+            5,
+            ("720P", "1080P"),
+            "1080P",
+            30,
+            protocol="media",
+        ),
+        ModelSpec(
+            "wan2.7-r2v",
+            (Mode.R2V,),
+            _span(2, 10),
+            5,
+            ("720P", "1080P"),
+            "1080P",
+            30,
+            protocol="media",
+        ),
         ModelSpec("wan2.6-t2v", (Mode.T2V,), _span(2, 15), 5),
         ModelSpec("wan2.6-i2v", (Mode.I2V,), _span(2, 15), 5),
         ModelSpec("wan2.6-i2v-flash", (Mode.I2V,), _span(2, 15), 5),

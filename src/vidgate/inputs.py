@@ -199,7 +199,7 @@ class InputFetcher:
         try:
             if own is not None:
                 try:
-                    await asyncio.to_thread(self.blobs.duplicate, own, staged)
+                    await self.blobs.duplicate(own, staged)
                 except OSError:
                     raise InvalidRequest(
                         f"{field} refers to a file that is gone.", param=field
@@ -231,7 +231,7 @@ class InputFetcher:
                     param=field,
                 )
             blob_name = blob_id + extension
-            self.blobs.commit(staged, blob_name)
+            await self.blobs.commit(staged, blob_name)
             return StoredInput(field=name, blob=blob_name, kind=kind, duration=seconds)
         finally:
             staged.unlink(missing_ok=True)

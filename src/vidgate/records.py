@@ -17,10 +17,12 @@ from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
 
 __all__ = [
     "AttemptReport",
+    "ClusterRecord",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryOutcome",
     "Event",
+    "EventNotice",
     "FileRecord",
     "KeyRecord",
     "LedgerEntry",
@@ -215,6 +217,23 @@ class Event:
 
 
 @dataclass(frozen=True)
+class EventNotice:
+    """What waking the waiters of an event takes: the event's id and where it routes to."""
+
+    id: int
+    task_id: str
+    owner_id: str
+    status: Status
+    provider: str | None = None
+    """The task's provider, when the event says it; a new task wakes that provider's workers."""
+
+    @classmethod
+    def of(cls, event: Event) -> EventNotice:
+        provider = event.state.provider if event.state is not None else None
+        return cls(event.id, event.task_id, event.owner_id, event.status, provider)
+
+
+@dataclass(frozen=True)
 class DeliveryAttempt:
     """One try at sending a webhook."""
 
@@ -283,4 +302,16 @@ class LedgerEntry:
     kind: Literal["reserve", "settle", "refund"]
     phase: Literal["open", "close"]
     seconds: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """What the first node to start on a shared database recorded for the others to match:
+    a fingerprint of its signing secret, the canary blob it wrote, and its public URL."""
+
+    secret_fingerprint: str
+    canary_blob: str
+    canary_sha256: str
+    public_url: str | None
     created_at: datetime

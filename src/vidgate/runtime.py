@@ -7,16 +7,17 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from vidgate.blobs import BlobStore, load_secret
+from vidgate.blobs import BlobStore, open_blobs
+from vidgate.cluster import agree_with_cluster
 from vidgate.engine import Engine
 from vidgate.engine.deliver import Deliverer, DeliveryLimits
-from vidgate.eventtail import tail_events
+from vidgate.eventfeed import EventFeed
 from vidgate.inputs import InputFetcher
 from vidgate.models import Status
 from vidgate.netguard import GuardedFetcher
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
-from vidgate.records import Delivery, Event
+from vidgate.records import Delivery, Event, EventNotice
 from vidgate.service import Files, Keys, Presenter, Services, Tasks
 from vidgate.settings import Settings, load_providers
 from vidgate.store import Store, open_store
@@ -35,12 +36,18 @@ class Wakeups:
         self.notifier = notifier
 
     def __call__(self, event: Event) -> None:
+        """An event this process committed (a store listener)."""
+        self.route(EventNotice.of(event))
+
+    def route(self, notice: EventNotice) -> None:
+        """Wake the task's waiters, the owner's streams, the deliverer, and for a new task the
+        dispatchers of its provider."""
         notify = self.notifier.notify
-        notify(f"task:{event.task_id}")
-        notify(f"owner:{event.owner_id}")
+        notify(f"task:{notice.task_id}")
+        notify(f"owner:{notice.owner_id}")
         notify("deliveries")
-        if event.status is Status.QUEUED and event.state is not None:
-            notify(f"provider:{event.state.provider}")
+        if notice.status is Status.QUEUED and notice.provider is not None:
+            notify(f"provider:{notice.provider}")
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Runtime:
     providers: Providers
     wake: Wakeups
     blobs: BlobStore
+    feed: EventFeed | None = None
     tail: asyncio.Task[None] | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the process begins to shut down; open event streams end on it."""
@@ -64,14 +72,19 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.database)
         await store.open()
-        blobs = BlobStore(
-            settings.blob_dir,
-            load_secret(settings.data_dir, settings.secret_key),
-            settings.base_url,
-        )
+        try:
+            blobs = await open_blobs(settings)
+        except Exception:
+            await store.close()
+            raise
         stale = blobs.clear_staging(older_than=STALE_STAGING)
         if stale:
             log.info("removed %d stale scratch files from %s", stale, settings.blob_dir / "tmp")
+        try:
+            await agree_with_cluster(settings, store, blobs)
+        except Exception:
+            await store.close()
+            raise
         fetcher = GuardedFetcher(settings.allow_networks, settings.input_fetch_timeout)
         providers = Providers.build(
             load_providers(settings.config), fetcher, settings.local_concurrency
@@ -118,8 +131,15 @@ class Runtime:
         return cls(settings, store, services, engine, fetcher, providers, wake, blobs)
 
     def follow_events(self) -> None:
-        """Wake this process's waiters for changes that other processes make."""
-        self.tail = asyncio.create_task(tail_events(self.store, self.wake), name="event-tail")
+        """Wake this process's waiters, streams, deliverer and engine for changes that other
+        processes make (see `eventfeed`)."""
+        self.feed = EventFeed(
+            self.store,
+            self.wake.route,
+            tail_interval=self.settings.event_tail_interval,
+            listen=self.settings.event_listen,
+        )
+        self.tail = asyncio.create_task(self.feed.run(), name="event-feed")
 
     async def ready(self) -> dict[str, str]:
         """What `/readyz` reports: "ok" or the problem, for the database and the blob store."""
@@ -130,7 +150,7 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         try:
-            await asyncio.to_thread(self.blobs.probe)
+            await asyncio.wait_for(self.blobs.probe(), 10.0)
             checks["blobs"] = "ok"
         except OSError as exc:
             checks["blobs"] = f"unavailable: {exc.strerror or type(exc).__name__}"

@@ -47,6 +47,19 @@ class Settings(BaseSettings):
         Field(default_factory=list)
     )
     result_url_ttl: int = Field(default=24 * 3600, gt=0)
+    result_retention: int | None = Field(default=None, gt=0)
+    """Seconds a finished task's video and previews are kept; unset: `result_url_ttl`."""
+    blob_url: str | None = None
+    """Where blobs live: unset is the data dir's `blobs/`, `s3://bucket/prefix` a bucket."""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    media_redirect: bool = False
+    """On S3, answer media URLs with a redirect to a presigned object URL, not the bytes."""
+    media_redirect_ttl: int = Field(default=300, gt=0)
+    blob_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
+    """On S3, the most bytes of local copies (inputs, videos to cut previews from) kept."""
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_input_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
@@ -69,8 +82,19 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     task_deadline: int = Field(default=24 * 3600, gt=0)
     engine_idle_interval: float = Field(default=0.5, gt=0)
+    event_listen: bool = True
+    """On PostgreSQL, hear of other nodes' events by LISTEN; false: tail the events table."""
+    event_tail_interval: float = Field(default=0.25, gt=0)
+    """Seconds between reads of the events table where no LISTEN connection is open."""
     drain_timeout: float = Field(default=30.0, ge=0)
     """Seconds a stopping process gives work in hand and open event streams to finish."""
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url_is_s3(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("s3://") and value[5:].split("/", 1)[0]):
+            raise ValueError("must be s3://bucket or s3://bucket/prefix (unset: the data dir)")
+        return value or None
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -94,7 +118,13 @@ class Settings(BaseSettings):
 
     @property
     def blob_dir(self) -> Path:
+        """The blobs on local disk; with an S3 `blob_url`, scratch files and a read cache."""
         return self.data_dir / "blobs"
+
+    @property
+    def retention(self) -> int:
+        """Seconds results are kept after their task finishes."""
+        return self.result_retention or self.result_url_ttl
 
     @property
     def base_url(self) -> str:

@@ -111,13 +111,13 @@ def test_document_covers_every_dialect(gateway: RunningGateway) -> None:
     document = _document(gateway)
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    public = {"/healthz", "/readyz", "/v1/media/{name}"}
+    public = {"/healthz", "/readyz", "/v1/media/{name}", "/api/v1/uploads/form"}
     for method, path, operation in _operations(document):
         assert "422" not in operation["responses"], (method, path)
         assert ("security" in operation) is (path not in public), (method, path)
     for path in CREATE_PATHS:
         assert "application/json" in document["paths"][path]["post"]["requestBody"]["content"]
-    for path in ("/v1/files", "/v1/videos"):
+    for path in ("/v1/files", "/v1/videos", "/api/v1/uploads/form"):
         body = document["paths"][path]["post"]["requestBody"]
         assert "multipart/form-data" in body["content"], path
     timeout = document["components"]["schemas"]["NativeSyncCreate"]["properties"]["timeout"]

@@ -29,6 +29,11 @@ def _serve(args: argparse.Namespace) -> int:
     listener = _bind(settings)
     if listener is None:
         return 2
+    refusal = _refusal(settings, serving=True)
+    if refusal is not None:
+        listener.close()
+        print(f"vidgate: {refusal}", file=sys.stderr)
+        return 2
     print(
         f"vidgate {__version__}: data dir {settings.data_dir}, store "
         f"{'sqlite' if settings.database_url is None else settings.database.split(':')[0]}, "
@@ -77,6 +82,26 @@ def _providers_file_is_usable(settings: Settings) -> bool:
     return True
 
 
+def _refusal(settings: Settings, *, serving: bool) -> str | None:
+    """Why this node disagrees with the others sharing its database, in one line; None when
+    it may start. A gateway opens its runtime once here, so uvicorn never starts in vain."""
+    from vidgate.cluster import NodeRefused, public_url_refusal, shared_database
+    from vidgate.runtime import Runtime
+
+    problem = public_url_refusal(settings, serving=serving)
+    if problem is not None or not serving or not shared_database(settings):
+        return problem
+
+    async def open_and_close() -> None:
+        await (await Runtime.open(settings)).close()
+
+    try:
+        asyncio.run(open_and_close())
+    except NodeRefused as exc:
+        return str(exc)
+    return None
+
+
 def _bind(settings: Settings) -> socket.socket | None:
     """The listening socket, bound before the engine starts; None (with one line said) when the
     address cannot be had."""
@@ -106,6 +131,7 @@ async def _worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    runtime.follow_events()
     await runtime.engine.start()
     print(f"vidgate worker {runtime.engine.worker} running", file=sys.stderr)
     try:
@@ -207,8 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
         if not _providers_file_is_usable(settings):
             return 2
-        asyncio.run(_worker(settings))
-        return 0
+        from vidgate.cluster import NodeRefused
+
+        refusal = _refusal(settings, serving=False)
+        if refusal is None:
+            try:
+                asyncio.run(_worker(settings))
+                return 0
+            except NodeRefused as exc:
+                refusal = str(exc)
+        print(f"vidgate: {refusal}", file=sys.stderr)
+        return 2
     if args.keys_command == "create":
         if args.quota is not None and args.quota < 0:
             print("Error: --quota must be zero or more seconds", file=sys.stderr)

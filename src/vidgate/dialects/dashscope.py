@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,14 +11,15 @@ from vidgate.catalog import MODELS, Shape
 from vidgate.dialects.common import (
     PUSH_FIELDS,
     StatusWords,
-    millis,
     parse_time,
     push_fields,
     require_object,
     validation_error,
 )
+from vidgate.dialects.dashscope_media import media_for, passed_media, read_media
+from vidgate.dialects.dashscope_usage import read_usage, render_usage
 from vidgate.errors import InvalidRequest
-from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest, detect_mode
+from vidgate.models import Mode, Result, Status, Task, TaskError, VideoRequest, detect_mode
 
 __all__ = [
     "ERROR_CODES",
@@ -32,12 +31,10 @@ __all__ = [
     "create_path",
     "format_time",
     "parse_create",
-    "parse_list_time",
     "parse_task",
     "read_time",
     "render_created",
     "render_error",
-    "render_list",
     "render_task",
     "render_unknown",
     "shaped",
@@ -134,7 +131,6 @@ STATUS_CODES = {
     429: "Throttling.RateQuota",
 }
 """DashScope's code for an HTTP status, for vidgate codes it has no word for."""
-LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
 RESOLUTION_MODES = (Mode.I2V, Mode.KF2V)
 """Modes whose Wan models take `resolution` instead of `size`."""
 
@@ -157,7 +153,7 @@ def parse_create(body: object) -> VideoRequest:
         raise InvalidRequest(f"{name}: unknown field.", param=name)
     given_input = require_object(fields.get("input", {}), "input")
     given_parameters = require_object(fields.get("parameters") or {}, "parameters")
-    given_input = _current_names(given_input)
+    given_input, media = read_media(_current_names(given_input))
     for name, known in (
         ("input", INPUT_FIELDS | INPUT_EXTRAS),
         ("parameters", PARAMETER_FIELDS | PARAMETER_EXTRAS),
@@ -170,6 +166,8 @@ def parse_create(body: object) -> VideoRequest:
     canonical.update({k: v for k, v in given_parameters.items() if k in PARAMETER_FIELDS})
     vace = {k: v for k, v in given_parameters.items() if k in PARAMETER_EXTRAS}
     vace.update({k: v for k, v in given_input.items() if k in INPUT_EXTRAS})
+    if media:
+        vace["media"] = media
     if "model" in fields:
         canonical["model"] = fields["model"]
     canonical.update(push_fields(fields))
@@ -211,6 +209,12 @@ def build_create(request: VideoRequest, shape: Shape | None = None) -> tuple[str
     parameters = {k: v for k, v in data.items() if k in PARAMETER_FIELDS}
     for key, value in request.vace.items():
         (given_input if key in INPUT_EXTRAS else parameters)[key] = value
+    given_input.pop("media", None)
+    media = media_for(request, given_input) if _takes_media(request.model) else None
+    if media is None:
+        media = passed_media(request)
+    if media:
+        given_input["media"] = media
     body: dict[str, Any] = {"input": given_input}
     if request.model:
         body["model"] = request.model
@@ -222,8 +226,9 @@ def build_create(request: VideoRequest, shape: Shape | None = None) -> tuple[str
 def shaped(request: VideoRequest, shape: Shape) -> VideoRequest:
     """The request with the resolved size and duration as each Wan model takes them.
 
-    i2v and kf2v models take `resolution`; the others take `size` as `W*H`. Models with one
-    fixed duration take none; none takes `ratio` or `fps` beside a size or resolution.
+    i2v and kf2v models take `resolution`; the others take `size` as `W*H`; Wan 2.7 models take
+    `resolution` and `ratio`. Models with one fixed duration take none; no other model takes
+    `ratio` or `fps` beside a size or resolution.
     """
     spec = MODELS.get(request.model or "")
     fixed = spec is not None and len(spec.durations) == 1
@@ -232,11 +237,18 @@ def shaped(request: VideoRequest, shape: Shape) -> VideoRequest:
         "fps": None,
         "duration": None if fixed else shape.duration,
     }
-    if detect_mode(request) in RESOLUTION_MODES:
+    if _takes_media(request.model):
+        changes.update(resolution=shape.resolution, ratio=shape.ratio, size=None)
+    elif detect_mode(request) in RESOLUTION_MODES:
         changes.update(resolution=shape.resolution, size=None)
     else:
         changes.update(size=f"{shape.width}*{shape.height}", resolution=None)
     return request.model_copy(update=changes)
+
+
+def _takes_media(model: str | None) -> bool:
+    spec = MODELS.get(model or "")
+    return spec is not None and spec.protocol == "media"
 
 
 def format_time(task_time: datetime | None) -> str | None:
@@ -283,11 +295,7 @@ def render_task(task: Task, request_id: str) -> dict[str, Any]:
     }
     data: dict[str, Any] = {"request_id": request_id, "output": output}
     if task.usage is not None:
-        usage = task.usage.model_dump(mode="json")
-        # Seed 001 shows whole seconds as integers (`"duration": 15`), not 15.0.
-        data["usage"] = {
-            k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in usage.items()
-        }
+        data["usage"] = render_usage(task.usage, task.model, task.size)
     return data
 
 
@@ -310,48 +318,6 @@ def render_error(
     return wire_status, {"code": wire_code, "message": message, "request_id": request_id}
 
 
-def parse_list_time(value: str, name: str) -> datetime:
-    """A list filter time, `YYYYMMDDhhmmss` in Beijing time."""
-    try:
-        return datetime.strptime(value, LIST_TIME_FORMAT).replace(tzinfo=BEIJING)
-    except ValueError:
-        raise InvalidRequest(
-            f"{name} must be a time as YYYYMMDDhhmmss, e.g. 20250929141852.", param=name
-        ) from None
-
-
-def render_list(
-    tasks: Sequence[Task],
-    *,
-    total: int,
-    page_no: int,
-    page_size: int,
-    request_id: str,
-    api_key_id: str,
-) -> dict[str, Any]:
-    """One page of `GET /tasks`: each task's status, model and ms times."""
-    data = [
-        {
-            "task_id": task.task_id,
-            "status": STATUS.wire(task.status),
-            "model_name": task.model,
-            "api_key_id": api_key_id,
-            "gmt_create": millis(task.created_at),
-            "start_time": millis(task.started_at),
-            "end_time": millis(task.finished_at),
-        }
-        for task in tasks
-    ]
-    return {
-        "request_id": request_id,
-        "data": data,
-        "total": total,
-        "total_page": math.ceil(total / page_size),
-        "page_no": page_no,
-        "page_size": page_size,
-    }
-
-
 def parse_task(data: object) -> Task:
     """A DashScope task query answer as the canonical task; unknown statuses stay running."""
     fields = require_object(data, "A task")
@@ -363,11 +329,11 @@ def parse_task(data: object) -> Task:
         results = output.get("results")
         if isinstance(results, list) and results and isinstance(results[0], dict):
             video_url = results[0].get("url")
-    usage = fields.get("usage")
+    usage = read_usage(fields.get("usage"))
     end = read_time(output.get("end_time"))
     result = None
     if status is Status.COMPLETED and isinstance(video_url, str):
-        seconds = usage.get("output_video_duration") if isinstance(usage, dict) else None
+        seconds = usage.output_video_duration if usage is not None else None
         result = Result(video_url=video_url, duration=seconds, source_url=video_url)
     error = None
     if status in (Status.FAILED, Status.CANCELLED) or output.get("code"):
@@ -385,10 +351,6 @@ def parse_task(data: object) -> Task:
         finished_at=end,
         result=result,
         error=error,
-        usage=Usage.model_validate(usage) if isinstance(usage, dict) and _full(usage) else None,
+        usage=usage,
         raw_status=str(raw),
     )
-
-
-def _full(usage: dict[str, Any]) -> bool:
-    return all(name in usage for name in Usage.model_fields)

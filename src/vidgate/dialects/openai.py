@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from vidgate.catalog import Shape
 from vidgate.dialects.common import (
@@ -24,14 +26,21 @@ __all__ = [
     "API_BASE",
     "CREATE_FIELDS",
     "CREATE_PATH",
+    "DERIVED_PATHS",
     "ERROR_TYPES",
     "OUTBOUND",
     "PARAMS",
+    "REMIXED_FROM",
+    "SOURCE",
     "STATUS",
+    "Derivation",
+    "DerivationKind",
     "OpenAIOutbound",
     "build_create",
     "parse_create",
+    "parse_derivation",
     "parse_task",
+    "render_character",
     "render_deleted",
     "render_error",
     "render_list",
@@ -60,6 +69,7 @@ ERROR_TYPES = {
     402: "insufficient_quota",
     403: "permission_error",
     404: "invalid_request_error",
+    405: "invalid_request_error",
     409: "invalid_request_error",
     410: "invalid_request_error",
     413: "invalid_request_error",
@@ -70,8 +80,40 @@ PARAMS = {
     "img_url": "input_reference",
     "file": "input_reference",
     "task_id": "video_id",
+    "video_url": "video",
 }
 """Canonical field names as this dialect calls them."""
+DerivationKind = Literal["remix", "edit", "extend"]
+DERIVED_PATHS: dict[DerivationKind, str] = {
+    "edit": f"{CREATE_PATH}/edits",
+    "extend": f"{CREATE_PATH}/extensions",
+}
+"""Where a remix (`/videos/{id}/remix`, by path) and these derivations are created."""
+REMIXED_FROM = "remixed_from_video_id"
+"""The `metadata` key that names the video a remix was made from."""
+SOURCE = ("openai_derivation", "openai_source_video")
+"""The `vace` keys of a request derived from a video that an OpenAI upstream holds: the
+derivation (remix, edit, extend) and that video's id there. Only the gateway's own OpenAI
+routes set them, and `OUTBOUND.create` sends such a request to the derivation's route."""
+DERIVATION_FIELDS: dict[DerivationKind, frozenset[str]] = {
+    "remix": frozenset({"prompt"}),
+    "edit": frozenset({"prompt", "video"}),
+    "extend": frozenset({"prompt", "video", "seconds"}),
+}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A remix, edit or extension: the new prompt and which video it starts from.
+
+    `video_id` names a video of this API; without it the source is an uploaded file.
+    `seconds` is the length of an extension's new segment.
+    """
+
+    kind: DerivationKind
+    prompt: str
+    video_id: str | None = None
+    seconds: int | None = None
 
 
 def task_path(task_id: str) -> str:
@@ -142,6 +184,33 @@ def parse_create(body: object, input_reference_url: str | None = None) -> VideoR
     return validate_request({k: v for k, v in canonical.items() if v is not None})
 
 
+def parse_derivation(
+    kind: DerivationKind, body: object, *, video_id: str | None = None, uploaded: bool = False
+) -> Derivation:
+    """A remix body `{prompt}` (its video is in the path), or an edit or extension:
+    `{prompt, video: {id}}` (or `video` uploaded as a file), an extension with `seconds`."""
+    fields = require_object(body)
+    for key in fields:
+        if key not in DERIVATION_FIELDS[kind]:
+            raise InvalidRequest(f"{key}: unknown parameter.", param=key)
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("prompt is required: say what the new video shows.", param="prompt")
+    seconds = _seconds(fields.get("seconds")) if kind == "extend" else None
+    if kind == "extend" and seconds is None:
+        raise InvalidRequest(
+            'seconds is required: the length of the extension, e.g. "4".', param="seconds"
+        )
+    if kind != "remix" and not uploaded:
+        video = fields.get("video")
+        if not isinstance(video, Mapping) or set(video) != {"id"} or not video.get("id"):
+            raise InvalidRequest(
+                "video must be a video file or {id} of a completed video.", param="video"
+            )
+        video_id = str(video["id"])
+    return Derivation(kind, prompt, video_id, seconds)
+
+
 def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str, Any]:
     """The create body; a resolved `shape` goes as `seconds` and a `WxH` size."""
     body: dict[str, Any] = {"prompt": request.prompt}
@@ -174,7 +243,7 @@ def render_task(task: Task) -> dict[str, Any]:
         "seconds": str(task.duration) if task.duration is not None else None,
         "size": task.size.replace("*", "x") if task.size else None,
         "error": error,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": (task.metadata or {}).get(REMIXED_FROM),
         "prompt": task.prompt,
     }
 
@@ -189,6 +258,11 @@ def render_list(videos: Sequence[Task], has_more: bool) -> dict[str, Any]:
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
+
+
+def render_character(character_id: str, name: str, created_at: datetime) -> dict[str, Any]:
+    """A character as create and get answer it."""
+    return {"id": character_id, "name": name, "created_at": unix(created_at)}
 
 
 def render_deleted(video_id: str) -> dict[str, Any]:
@@ -247,7 +321,17 @@ class OpenAIOutbound(Outbound):
     base_path = API_BASE
 
     def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
-        return Call("POST", CREATE_PATH, build_create(request, shape))
+        """A plain create, or a remix, edit or extension of a video this upstream holds."""
+        kind, source = (request.vace.get(key) for key in SOURCE)
+        if not isinstance(source, str) or not source:
+            return Call("POST", CREATE_PATH, build_create(request, shape))
+        if kind == "remix":
+            return Call("POST", f"{task_path(source)}/remix", {"prompt": request.prompt})
+        body: dict[str, Any] = {"prompt": request.prompt, "video": {"id": source}}
+        if kind == "extend":
+            duration = shape.duration if shape is not None else request.duration
+            body["seconds"] = str(duration)
+        return Call("POST", DERIVED_PATHS["edit" if kind == "edit" else "extend"], body)
 
     def submitted_id(self, data: object) -> str | None:
         return text(data.get("id")) if isinstance(data, dict) else None

@@ -49,7 +49,7 @@ async def archive_result(
         except ValueError as exc:
             raise UpstreamError("transient", "result_invalid", str(exc)) from exc
         name = f"{task.id}.{task.attempts}.mp4"
-        blobs.commit(staged, name)
+        size = await blobs.commit(staged, name)
     finally:
         staged.unlink(missing_ok=True)
     seconds = round(seconds, 3)
@@ -59,7 +59,7 @@ async def archive_result(
         width=width,
         height=height,
         fps=fps,
-        bytes=blobs.path(name).stat().st_size,
+        bytes=size,
         source_url=provider.source_url(task.upstream_id, source_url),
     )
     usage = upstream_usage or Usage(

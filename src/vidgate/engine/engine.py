@@ -16,6 +16,7 @@ from vidgate.engine.deliver import Deliverer
 from vidgate.engine.finish import Finisher
 from vidgate.engine.poll import UpstreamPoller
 from vidgate.engine.render import LocalRunner
+from vidgate.engine.retention import purge_expired_results
 from vidgate.engine.submit import UpstreamSubmitter
 from vidgate.models import Status
 from vidgate.notifier import Notifier
@@ -56,6 +57,7 @@ class Engine:
         self.worker = f"worker-{secrets.token_hex(6)}"
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.finisher = Finisher(store, blobs)
+        self.blobs = blobs
         self.runner = LocalRunner(store, blobs, notifier, self.finisher, self.worker, self.lease)
         self.submitter = UpstreamSubmitter(
             store,
@@ -192,7 +194,8 @@ class Engine:
             await asyncio.sleep(REAP_EVERY)
 
     async def reap_once(self) -> None:
-        """Fail tasks past their deadline or out of attempts, refunding their quota."""
+        """Fail tasks past their deadline or out of attempts, refunding their quota; delete
+        results kept past their retention."""
         deadline = utcnow() - timedelta(seconds=self.settings.task_deadline)
         active = (Status.QUEUED, Status.PROCESSING)
         for task in await self.store.overdue(deadline):
@@ -201,3 +204,4 @@ class Engine:
         for task in await self.store.exhausted(self.settings.max_attempts):
             message = f"The task was interrupted {task.attempts} times and was given up."
             await self.finisher.fail(task.id, "worker_lost", message, worker=None, expected=active)
+        await purge_expired_results(self.store, self.blobs, self.settings.retention)

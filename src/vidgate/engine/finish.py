@@ -57,7 +57,7 @@ class Finisher:
             current = await persist(lambda: self.store.task(task.id), f"reading {task.id}")
             if current is not None and current.result == result:
                 return True
-            self.blobs.delete(result.blob)
+            await self.blobs.delete(result.blob)
             return False
         return True
 

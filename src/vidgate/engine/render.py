@@ -23,8 +23,9 @@ PROGRESS_EVERY = 0.5
 WATCH_EVERY = 1.0
 
 
-def job_for(task: TaskRecord, blobs: BlobStore) -> Job:
+async def job_for(task: TaskRecord, blobs: BlobStore) -> Job:
     """The provider's view of a stored task: its inputs as files on this machine."""
+    paths = [await blobs.local_copy(item.blob) for item in task.inputs]
     return Job(
         task_id=task.id,
         model=task.model,
@@ -33,7 +34,8 @@ def job_for(task: TaskRecord, blobs: BlobStore) -> Job:
         shape=task.shape,
         seed=task.seed,
         inputs=tuple(
-            JobInput(item.field, blobs.path(item.blob), item.kind) for item in task.inputs
+            JobInput(item.field, path, item.kind)
+            for item, path in zip(task.inputs, paths, strict=True)
         ),
     )
 
@@ -58,7 +60,12 @@ class LocalRunner:
         self.lease = lease
 
     async def run(self, task: TaskRecord, provider: Provider) -> None:
-        job = job_for(task, self.blobs)
+        try:
+            job = await job_for(task, self.blobs)
+        except FileNotFoundError:
+            message = "An input of the task is no longer stored."
+            await self.finisher.fail(task.id, "render_failed", message, worker=self.worker)
+            return
         staged = self.blobs.staging(task.id, ".mp4")
         last_report = 0.0
 
@@ -97,7 +104,10 @@ class LocalRunner:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        await self._complete(task, rendered)
+        try:
+            await self._complete(task, rendered)
+        finally:
+            rendered.path.unlink(missing_ok=True)  # a failed upload leaves no scratch file
 
     async def _watch(self, task_id: str, render: asyncio.Task[Rendered]) -> None:
         """Renew the lease; stop the render once the task is cancelled or taken over.
@@ -127,7 +137,7 @@ class LocalRunner:
 
     async def _complete(self, task: TaskRecord, rendered: Rendered) -> None:
         name = f"{task.id}.{task.attempts}.mp4"
-        self.blobs.commit(rendered.path, name)
+        size = await self.blobs.commit(rendered.path, name)
         usage = Usage(
             duration=rendered.duration + rendered.input_video_duration,
             input_video_duration=rendered.input_video_duration,
@@ -142,6 +152,6 @@ class LocalRunner:
             width=rendered.width,
             height=rendered.height,
             fps=rendered.fps,
-            bytes=self.blobs.path(name).stat().st_size,
+            bytes=size,
         )
         await self.finisher.complete(task, self.worker, result, usage)

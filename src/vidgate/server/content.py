@@ -13,10 +13,18 @@ from typing import Literal
 
 import av
 from PIL import Image
-from starlette.responses import FileResponse
+from starlette.requests import Request
+from starlette.responses import Response
 
+from vidgate.blobs.results import (
+    SPRITESHEET_SUFFIX,
+    THUMBNAIL_SUFFIX,
+    preview_name,
+    result_blob_names,
+)
 from vidgate.errors import ApiError, Conflict
 from vidgate.models import Status, Task
+from vidgate.server.blobresponse import blob_response
 from vidgate.service import Services
 
 __all__ = ["VARIANTS", "Gone", "Variant", "content_response", "discard_content"]
@@ -24,8 +32,8 @@ __all__ = ["VARIANTS", "Gone", "Variant", "content_response", "discard_content"]
 Variant = Literal["video", "thumbnail", "spritesheet"]
 VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
 PREVIEWS: dict[str, tuple[str, str, str]] = {
-    "thumbnail": (".thumbnail.webp", "WEBP", "image/webp"),
-    "spritesheet": (".spritesheet.jpg", "JPEG", "image/jpeg"),
+    "thumbnail": (THUMBNAIL_SUFFIX, "WEBP", "image/webp"),
+    "spritesheet": (SPRITESHEET_SUFFIX, "JPEG", "image/jpeg"),
 }
 SPRITE_COLUMNS = 4
 SPRITE_FRAMES = 12
@@ -92,42 +100,59 @@ def _render_preview(variant: str, video: Path, out: Path) -> None:
     sheet.save(out, format="JPEG", quality=85)
 
 
-async def _preview(services: Services, blob: str, variant: str) -> Path:
+async def _preview(services: Services, blob: str, variant: str) -> str:
     suffix, _, _ = PREVIEWS[variant]
-    name = blob.rsplit(".", 1)[0] + suffix
-    path = services.blobs.path(name)
-    if path.is_file():
-        return path
+    name = preview_name(blob, suffix)
+    if await services.blobs.exists(name):
+        return name
     staged = services.blobs.staging(name, suffix)
     try:
-        await asyncio.to_thread(_render_preview, variant, services.blobs.path(blob), staged)
-        return services.blobs.commit(staged, name)
+        video = await services.blobs.local_copy(blob)
+        await asyncio.to_thread(_render_preview, variant, video, staged)
+        await services.blobs.commit(staged, name)
+        return name
     finally:
         staged.unlink(missing_ok=True)
 
 
-async def content_response(services: Services, task: Task, variant: str) -> FileResponse:
+async def content_response(
+    services: Services, task: Task, variant: str, request: Request
+) -> Response:
     """The video (Range supported) or one of its previews; 409 until the task completes."""
+    if task.status in (Status.CANCELLED, Status.FAILED):
+        raise Conflict(
+            f"Task {task.task_id} was {task.status.value}; it has no content and never will.",
+            param="task_id",
+            code=f"video_{task.status.value}",
+        )
     if task.status is not Status.COMPLETED:
         raise Conflict(
             f"Task {task.task_id} is {task.status.value}; its content exists once it completes.",
             param="task_id",
             code="video_not_ready",
         )
+    gone = Gone(f"The video of task {task.task_id} has been deleted.", param="task_id")
     blob = _video_blob(services, task)
-    if blob is None or not services.blobs.exists(blob):
-        raise Gone(f"The video of task {task.task_id} has been deleted.", param="task_id")
+    if blob is None or not await services.blobs.exists(blob):
+        raise gone
     if variant == "video":
-        return FileResponse(services.blobs.path(blob), media_type="video/mp4")
-    path = await _preview(services, blob, variant)
-    return FileResponse(path, media_type=PREVIEWS[variant][2])
+        name, media_type = blob, "video/mp4"
+    else:
+        try:
+            name = await _preview(services, blob, variant)
+        except FileNotFoundError:
+            raise gone from None
+        media_type = PREVIEWS[variant][2]
+    response = await blob_response(services.blobs, name, request, media_type)
+    if response is None:
+        raise gone
+    return response
 
 
-def discard_content(services: Services, task: Task) -> None:
+async def discard_content(services: Services, task: Task) -> None:
     """Delete a finished task's video and its previews; the task itself stays on record."""
     blob = _video_blob(services, task)
     if blob is None:
         return
-    stem = blob.rsplit(".", 1)[0]
-    for name in (blob, *(stem + suffix for suffix, _, _ in PREVIEWS.values())):
-        services.blobs.delete(name)
+    for name in result_blob_names(blob):
+        await services.blobs.delete(name)

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
+from vidgate.blobs import BlobsUnavailable
 from vidgate.errors import ApiError, public_message
 from vidgate.store import StoreFull, StoreUnavailable
 
@@ -26,6 +28,7 @@ __all__ = [
     "error_response",
     "install_error_handlers",
     "naming",
+    "unknown_routes",
 ]
 
 log = logging.getLogger("vidgate.server")
@@ -54,6 +57,9 @@ def outage(exc: BaseException) -> tuple[int, str, str, dict[str, str]] | None:
     request's: the store unavailable (503, retry later) or the disk full (507)."""
     if isinstance(exc, StoreUnavailable):
         message = "The gateway's database is unavailable; retry later."
+        return 503, CODES[503], message, {"Retry-After": OUTAGE_RETRY_AFTER}
+    if isinstance(exc, BlobsUnavailable):
+        message = "The gateway's blob store is unavailable; retry later."
         return 503, CODES[503], message, {"Retry-After": OUTAGE_RETRY_AFTER}
     if isinstance(exc, StoreFull) or (isinstance(exc, OSError) and exc.errno in _DISK_FULL):
         message = "The gateway is out of storage space; retry later."
@@ -132,6 +138,26 @@ def dialect_route(shape: ErrorShape) -> type[APIRoute]:
     return DialectRoute
 
 
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def unknown_routes(router: APIRouter) -> None:
+    """Answer every other method and path under a dialect router's prefix in its own shape:
+    405 where the path is one of the router's routes, 404 where it is none. Call it once the
+    router has all its routes."""
+
+    async def unknown(request: Request) -> Response:
+        for route in router.routes:
+            known = isinstance(route, Route) and route.endpoint is not unknown
+            if known and route.matches(request.scope)[0] is Match.PARTIAL:
+                message = f"Invalid method: this URL does not take {request.method}."
+                raise StarletteHTTPException(405, message)
+        raise StarletteHTTPException(404, f"Invalid URL: there is no {request.method} route here.")
+
+    for path in ("", "/{path:path}"):
+        router.add_api_route(path, unknown, methods=ANY_METHOD, include_in_schema=False)
+
+
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status_code, exc.code, exc.message, exc.param)
@@ -165,6 +191,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Handled as such, not by the catch-all, which re-raises after answering and so drops
     # the client's keep-alive connection with each 503 or 507.
-    for condition in (StoreUnavailable, StoreFull, OSError):
+    for condition in (StoreUnavailable, StoreFull, BlobsUnavailable, OSError):
         app.add_exception_handler(condition, _unexpected)
     app.add_exception_handler(Exception, _unexpected)

@@ -30,8 +30,12 @@ __all__ = [
     "FileUpload",
     "NativeCreate",
     "NativeSyncCreate",
+    "OpenAICharacterForm",
     "OpenAICreate",
     "OpenAICreateForm",
+    "OpenAIDerive",
+    "OpenAIDeriveForm",
+    "OpenAIRemix",
     "binary",
     "document",
     "errors",
@@ -259,9 +263,62 @@ class OpenAICreateForm(BaseModel):
     webhook_events: str | None = Field(None, description="Comma-separated event types.")
 
 
+class OpenAIRemix(BaseModel):
+    """The body of `/v1/videos/{video_id}/remix`."""
+
+    model_config = FORBID
+    prompt: str
+
+
+class VideoReference(BaseModel):
+    model_config = FORBID
+    id: str
+
+
+class OpenAIDerive(BaseModel):
+    """The JSON body of `/v1/videos/edits` and `/v1/videos/extensions` (`seconds`: only
+    extensions)."""
+
+    model_config = FORBID
+    prompt: str
+    video: VideoReference
+    seconds: str | int | None = None
+
+
+class OpenAIDeriveForm(BaseModel):
+    """The multipart body of `/v1/videos/edits` and `/v1/videos/extensions`."""
+
+    prompt: str
+    video: bytes | None = Field(None, description="The source video file.")
+    video_id: str | None = Field(None, alias="video[id]", description="Or a completed video.")
+    seconds: str | None = Field(None, description="Extensions: the new segment's length.")
+
+
+class OpenAICharacterForm(BaseModel):
+    """The multipart body of `/v1/videos/characters`."""
+
+    name: str
+    video: bytes = Field(description="The character's reference video (or image).")
+
+
 class FileUpload(BaseModel):
     """The multipart body of `/v1/files`."""
 
+    file: bytes = Field(description="The image or video to keep.")
+
+
+class DashScopeUploadForm(BaseModel):
+    """The multipart body of `/api/v1/uploads/form`, as an upload policy asks for it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    OSSAccessKeyId: str
+    Signature: str
+    policy: str = Field(description="The policy from `GET /api/v1/uploads?action=getPolicy`.")
+    key: str = Field(description="`{upload_dir}/{file name}`; the file is then `oss://{key}`.")
+    success_action_status: str | None = None
+    x_oss_content_type: str | None = Field(None, alias="x-oss-content-type")
+    x_oss_object_acl: str | None = Field(None, alias="x-oss-object-acl")
+    x_oss_forbid_overwrite: str | None = Field(None, alias="x-oss-forbid-overwrite")
     file: bytes = Field(description="The image or video to keep.")
 
 

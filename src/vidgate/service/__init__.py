@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from vidgate.blobs import BlobStore
+from vidgate.service.characters import Characters
 from vidgate.service.files import Files
 from vidgate.service.keys import Keys
 from vidgate.service.presenting import Presenter
@@ -12,7 +14,16 @@ from vidgate.service.tasks import Page, Tasks
 from vidgate.service.validation import request_fingerprint
 from vidgate.settings import Settings
 
-__all__ = ["Files", "Keys", "Page", "Presenter", "Services", "Tasks", "request_fingerprint"]
+__all__ = [
+    "Characters",
+    "Files",
+    "Keys",
+    "Page",
+    "Presenter",
+    "Services",
+    "Tasks",
+    "request_fingerprint",
+]
 
 
 @dataclass(frozen=True)
@@ -25,3 +36,8 @@ class Services:
     files: Files
     presenter: Presenter
     blobs: BlobStore
+
+    @cached_property
+    def characters(self) -> Characters:
+        """Characters of OpenAI's videos API, kept with the uploads."""
+        return Characters(self.tasks.store, self.blobs)

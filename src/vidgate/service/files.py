@@ -42,7 +42,7 @@ class Files:
                 raise InvalidRequest("file is not a readable image or video.", param="file")
             kind, extension, _ = probed
             name = file_id + extension
-            self.blobs.commit(staged, name)
+            await self.blobs.commit(staged, name)
         finally:
             staged.unlink(missing_ok=True)
         record = FileRecord(
@@ -58,6 +58,6 @@ class Files:
         try:
             await self.store.insert_file(record)
         except BaseException:
-            self.blobs.delete(name)
+            await self.blobs.delete(name)
             raise
         return self.presenter.upload(record, file_id, kind)

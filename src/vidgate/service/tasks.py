@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +103,7 @@ class Tasks:
         try:
             saved, created = await self.store.insert_task(task)
         except QuotaShort:
-            self._discard(stored)
+            await self._discard(stored)
             key = await self.store.key_by_id(owner_id)
             balance = key.balance if key is not None else 0.0
             reserved = key.reserved_seconds if key is not None else 0.0
@@ -113,10 +113,10 @@ class Tasks:
                 param="duration",
             ) from None
         except BaseException:
-            self._discard(stored)
+            await self._discard(stored)
             raise
         if not created:
-            self._discard(stored)
+            await self._discard(stored)
             self._check_fingerprint(saved, fingerprint)
         return self.presenter.task(saved), created
 
@@ -180,13 +180,13 @@ class Tasks:
         stored = tuple(o for o in outcomes if isinstance(o, StoredInput))
         failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
         if failure is not None:
-            self._discard(stored)
+            await self._discard(stored)
             raise failure
         return stored
 
-    def _discard(self, stored: tuple[StoredInput, ...]) -> None:
+    async def _discard(self, stored: tuple[StoredInput, ...]) -> None:
         for item in stored:
-            self.blobs.delete(item.blob)
+            await self.blobs.delete(item.blob)
 
     async def record(self, owner_id: str, task_id: str) -> TaskRecord:
         """The owner's task record; finished ones come from memory, as they never change."""
@@ -262,6 +262,35 @@ class Tasks:
             param="task_id",
             code="task_not_cancellable",
         )
+
+    async def delete(self, owner_id: str, task_id: str) -> TaskRecord:
+        """Remove a finished task for good, with its stored inputs: from now on it is a 404
+        and no listing shows it. Returns the task as it was; its result blob is the caller's
+        to discard. A 404 when the owner has no such task, a 409 while it is unfinished."""
+        removed = await self.store.delete_task(task_id, owner_id)
+        self._finished.pop(task_id, None)
+        if removed is None:
+            current = await self.get(owner_id, task_id)
+            raise Conflict(
+                f"Task {task_id} is {current.status.value}; cancel it before deleting it.",
+                param="task_id",
+                code="task_not_finished",
+            )
+        await self._discard(removed.inputs)
+        await self._delete_upstream(removed)
+        return removed
+
+    async def _delete_upstream(self, task: TaskRecord) -> None:
+        """Delete the upstream's copy of a deleted task where its API deletes videos rather
+        than cancelling them (OpenAI's); best effort, as the gateway's copy is gone already."""
+        provider = self.providers.upstream.get(task.provider)
+        if provider is None or not task.upstream_id or task.credential is None:
+            return
+        dialect = provider.dialect
+        if dialect.cancel(task.upstream_id) is not None or dialect.delete(task.upstream_id) is None:
+            return
+        with suppress(UpstreamError):
+            await provider.cancel(task.upstream_id, task.credential)
 
     async def _cancel_upstream(self, task: TaskRecord) -> bool:
         """Ask the upstream to cancel a task it holds; True if it did."""

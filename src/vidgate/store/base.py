@@ -12,19 +12,25 @@ The contract, for every implementation:
 - A lease belongs to one worker until it expires; writes that name a worker succeed only
   while that worker holds the lease.
 - Listeners hear of each event after its transaction commits, never before.
+  So do other processes' subscriptions (`listen_events`), where the backend has them.
+- A finished task may be deleted for good, with its events and deliveries; the ledger keeps
+  its quota movements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from vidgate.errors import VidgateError
 from vidgate.records import (
     AttemptReport,
+    ClusterRecord,
     Delivery,
     Event,
+    EventNotice,
     FileRecord,
     KeyRecord,
     LedgerEntry,
@@ -36,6 +42,8 @@ from vidgate.records import (
 )
 
 __all__ = [
+    "ClusterStore",
+    "EventNotices",
     "FileStore",
     "KeyStore",
     "LeaseStore",
@@ -135,6 +143,23 @@ class TaskStore(Protocol):
         """Raise a running task's progress; False unless it rose and ``worker`` holds it."""
         ...
 
+    async def delete_task(self, task_id: str, owner_id: str) -> TaskRecord | None:
+        """Remove a finished task of the owner for good, with its events and webhook
+        deliveries (the ledger keeps its quota movements); returns the task as it was. None,
+        removing nothing, when the owner has no such task or it has not finished."""
+        ...
+
+    async def results_to_purge(
+        self, finished_before: datetime, limit: int = 100
+    ) -> list[TaskRecord]:
+        """Completed tasks that finished before ``finished_before`` and whose result blobs
+        have not been purged yet, oldest first."""
+        ...
+
+    async def mark_results_purged(self, task_id: str) -> None:
+        """Record that a task's result blobs are deleted, so it is not offered again."""
+        ...
+
 
 class LeaseStore(Protocol):
     """Who runs what: claims, lease renewal, upstream polling schedules and the reaper's finds.
@@ -198,6 +223,16 @@ class LeaseStore(Protocol):
         ...
 
 
+class EventNotices(Protocol):
+    """An open subscription to committed events, in commit (and so id) order."""
+
+    async def next(self, timeout: float) -> EventNotice | None:
+        """The next notice; None when the table should be read instead: none came within
+        ``timeout`` seconds, or one came that could not be read. Raises StoreUnavailable once
+        the subscription's connection is lost (notices may have been missed)."""
+        ...
+
+
 class OutboxStore(Protocol):
     """Events (for waiters, streams and webhooks) and webhook deliveries."""
 
@@ -225,6 +260,11 @@ class OutboxStore(Protocol):
         """A task's deliveries with their attempts, in event order."""
         ...
 
+    def listen_events(self) -> AbstractAsyncContextManager[EventNotices] | None:
+        """Hear of every process's events as they commit (PostgreSQL's LISTEN, on a connection
+        of its own); None where the backend announces nothing, so followers read the table."""
+        ...
+
 
 class FileStore(Protocol):
     """Uploaded files."""
@@ -234,7 +274,22 @@ class FileStore(Protocol):
     async def file(self, file_id: str) -> FileRecord | None: ...
 
 
-class Store(KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, Protocol):
+class ClusterStore(Protocol):
+    """What every node sharing the database must agree on, recorded by the first to start."""
+
+    async def cluster_record(self) -> ClusterRecord | None: ...
+
+    async def settle_cluster(self, record: ClusterRecord) -> ClusterRecord:
+        """Store ``record`` unless a record is stored; returns the record in force."""
+        ...
+
+    async def adopt_public_url(self, url: str) -> str:
+        """Record ``url`` as the public URL unless one is recorded; returns the one in force.
+        Only once a cluster record is stored."""
+        ...
+
+
+class Store(KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, ClusterStore, Protocol):
     """Everything vidgate keeps, behind one object per process."""
 
     listeners: list[Listener]

@@ -16,6 +16,7 @@ from vidgate.clock import utcnow
 from vidgate.models import Status
 from vidgate.records import (
     AttemptReport,
+    ClusterRecord,
     Delivery,
     DeliveryAttempt,
     Event,
@@ -70,6 +71,8 @@ class MemoryStore:
         self._deliveries: dict[str, Delivery] = {}
         self._delivery_leases: dict[str, tuple[str, datetime]] = {}
         self._files: dict[str, FileRecord] = {}
+        self._purged: set[str] = set()
+        self._cluster: ClusterRecord | None = None
         self._ids = itertools.count(1)
 
     async def open(self) -> None:
@@ -228,6 +231,33 @@ class MemoryStore:
         task = self._tasks[task_id] = dataclasses.replace(task, progress=progress, updated_at=now)
         self._announce([self._append_event(task, now)])
         return True
+
+    async def delete_task(self, task_id: str, owner_id: str) -> TaskRecord | None:
+        task = self._tasks.get(task_id)
+        if task is None or task.owner_id != owner_id or not task.status.terminal:
+            return None
+        del self._tasks[task_id]
+        self._events = [e for e in self._events if e.task_id != task_id]
+        for delivery in [d for d in self._deliveries.values() if d.task_id == task_id]:
+            del self._deliveries[delivery.id]
+            self._delivery_leases.pop(delivery.id, None)
+        return task
+
+    async def results_to_purge(
+        self, finished_before: datetime, limit: int = 100
+    ) -> list[TaskRecord]:
+        found = [
+            t
+            for t in self._tasks.values()
+            if t.status is Status.COMPLETED
+            and t.id not in self._purged
+            and t.finished_at is not None
+            and t.finished_at < finished_before
+        ]
+        return sorted(found, key=lambda t: t.finished_at or finished_before)[:limit]
+
+    async def mark_results_purged(self, task_id: str) -> None:
+        self._purged.add(task_id)
 
     # leases
 
@@ -435,6 +465,10 @@ class MemoryStore:
     async def last_event_id(self) -> int:
         return self._events[-1].id if self._events else 0
 
+    def listen_events(self) -> None:
+        """None: one process holds the store, and its listeners hear of every event."""
+        return None
+
     async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Delivery]:
         now = utcnow()
 
@@ -483,3 +517,19 @@ class MemoryStore:
 
     async def file(self, file_id: str) -> FileRecord | None:
         return self._files.get(file_id)
+
+    # cluster
+
+    async def cluster_record(self) -> ClusterRecord | None:
+        return self._cluster
+
+    async def settle_cluster(self, record: ClusterRecord) -> ClusterRecord:
+        if self._cluster is None:
+            self._cluster = record
+        return self._cluster
+
+    async def adopt_public_url(self, url: str) -> str:
+        assert self._cluster is not None
+        if self._cluster.public_url is None:
+            self._cluster = dataclasses.replace(self._cluster, public_url=url)
+        return self._cluster.public_url or url

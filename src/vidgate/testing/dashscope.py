@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from vidgate.dialects import dashscope
+from vidgate.dialects import dashscope, dashscope_list
 from vidgate.errors import InvalidRequest
 from vidgate.models import Status, Task
 from vidgate.testing.endpoint import base_url, read_json, route
@@ -41,8 +41,8 @@ def _whole(value: str | None, name: str, default: int, top: int) -> int:
 
 def _window(state: FakeState, start: str | None, end: str | None) -> tuple[float, float]:
     """The list's time window: at most 24 h, the last day by default."""
-    first = dashscope.parse_list_time(start, "start_time").timestamp() if start else None
-    last = dashscope.parse_list_time(end, "end_time").timestamp() if end else None
+    first = dashscope_list.parse_list_time(start, "start_time").timestamp() if start else None
+    last = dashscope_list.parse_list_time(end, "end_time").timestamp() if end else None
     if last is None:
         last = first + DAY if first is not None else state.now()
     if first is None:
@@ -110,7 +110,7 @@ def routes(state: FakeState) -> list[BaseRoute]:
         wanted = params.get("status")
         found = [v for v in views if wanted in (None, dashscope.STATUS.wire(v.status))]
         offset = (page_no - 1) * page_size
-        data = dashscope.render_list(
+        data = dashscope_list.render_list(
             found[offset : offset + page_size],
             total=len(found),
             page_no=page_no,

@@ -1,7 +1,9 @@
-"""A fake OpenAI videos API (`/v1/videos`): create, retrieve, list, delete, download, remix."""
+"""A fake OpenAI videos API (`/v1/videos`): create, retrieve, list, delete, download, remix,
+edit, extend, and characters (kept, never drawn)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -19,11 +21,12 @@ from vidgate.testing.results import serve_bytes
 from vidgate.testing.state import FakeState
 from vidgate.testing.tasks import FakeTask
 
-__all__ = ["API_BASE", "SECONDS", "SIZES", "VARIANTS", "routes"]
+__all__ = ["API_BASE", "EXTENSION_SECONDS", "SECONDS", "SIZES", "VARIANTS", "routes"]
 
 API_BASE = "/v1"
 """The path an OpenAI client's base URL ends in."""
 SECONDS = ("4", "8", "12")
+EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
 SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 
@@ -60,6 +63,23 @@ async def _create_body(request: Request) -> tuple[dict[str, Any], str | None]:
             "bytes": len(data),
         }
         return fields, f"upload://{upload.filename or 'input_reference'}"
+
+
+async def _form_or_json(request: Request) -> dict[str, Any]:
+    """A body as JSON, or as form fields (`video[id]` read as `{"video": {"id"}}`, an uploaded
+    `video` file as its name and size)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await read_json(request)
+    async with request.form() as form:
+        fields: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                fields[name] = {"filename": value.filename, "bytes": len(await value.read())}
+            elif name.endswith("[id]"):
+                fields[name[: -len("[id]")]] = {"id": value}
+            else:
+                fields[name] = value
+        return fields
 
 
 def routes(state: FakeState) -> list[BaseRoute]:
@@ -110,6 +130,66 @@ def routes(state: FakeState) -> list[BaseRoute]:
         task = accept(key, fields, None)
         task.extra["remixed_from_video_id"] = source.task_id
         return JSONResponse(render(task, request))
+
+    def derive(key: str, source: FakeTask, prompt: object, seconds: int) -> FakeTask:
+        fields = {
+            "model": source.model,
+            "prompt": prompt if isinstance(prompt, str) else "",
+            "seconds": str(seconds),
+            "size": f"{source.width}x{source.height}",
+        }
+        video = openai.parse_create(fields)
+        return state.add(f"video_{uuid.uuid4().hex}", key, video, fields, default_duration=4)
+
+    def completed_source(body: dict[str, Any], key: str) -> FakeTask | Response:
+        reference = body.get("video")
+        if not isinstance(reference, dict) or not isinstance(reference.get("id"), str):
+            raise InvalidRequest("video must be {id} of a completed video.", param="video")
+        source = state.get(reference["id"], key)
+        if source is None:
+            return missing(reference["id"])
+        if source.status(state.now()) is not Status.COMPLETED:
+            raise InvalidRequest("Only completed videos can be used.", param="video")
+        return source
+
+    async def edit(request: Request, key: str) -> Response:
+        body = await _form_or_json(request)
+        source = completed_source(body, key)
+        if isinstance(source, Response):
+            return source
+        task = derive(key, source, body.get("prompt"), source.duration)
+        task.extra["edited_from_video_id"] = source.task_id
+        return JSONResponse(render(task, request))
+
+    async def extend(request: Request, key: str) -> Response:
+        body = await _form_or_json(request)
+        source = completed_source(body, key)
+        if isinstance(source, Response):
+            return source
+        seconds = str(body.get("seconds", ""))
+        if seconds not in EXTENSION_SECONDS:
+            raise _invalid_value("seconds", seconds, EXTENSION_SECONDS)
+        task = derive(key, source, body.get("prompt"), source.duration + int(seconds))
+        task.extra["extended_from_video_id"] = source.task_id
+        return JSONResponse(render(task, request))
+
+    characters: dict[str, dict[str, Any]] = {}
+
+    async def create_character(request: Request, key: str) -> Response:
+        body = await _form_or_json(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not isinstance(body.get("video"), dict):
+            raise InvalidRequest("name and a video file are required.", param="video")
+        character_id = f"char_{uuid.uuid4().hex}"
+        character = {"id": character_id, "name": name, "created_at": int(time.time())}
+        characters[character_id] = {**character, "owner": key}
+        return JSONResponse(character)
+
+    async def get_character(request: Request, key: str) -> Response:
+        found = characters.get(request.path_params["character_id"])
+        if found is None or found["owner"] != key:
+            return style.response(404, style.not_found[0], "Character not found.", param="id")
+        return JSONResponse({k: v for k, v in found.items() if k != "owner"})
 
     async def retrieve(request: Request, key: str) -> Response:
         task = state.get(request.path_params["video_id"], key)
@@ -180,4 +260,8 @@ def routes(state: FakeState) -> list[BaseRoute]:
         route(state, ["DELETE"], one, "delete", delete),
         route(state, ["GET"], one + "/content", "content", content),
         route(state, ["POST"], one + "/remix", "submit", remix),
+        route(state, ["POST"], videos + "/edits", "submit", edit),
+        route(state, ["POST"], videos + "/extensions", "submit", extend),
+        route(state, ["POST"], videos + "/characters", "character", create_character),
+        route(state, ["GET"], videos + "/characters/{character_id}", "character", get_character),
     ]

@@ -13,7 +13,7 @@ import pytest
 
 import vidgate
 from conftest import RunningGateway, png_bytes
-from vidgate.blobs import BlobStore, load_secret
+from vidgate.blobs import LocalBlobStore, load_secret
 from vidgate.client import without_backoff
 from vidgate.models import Mode, Status, Task
 
@@ -115,7 +115,7 @@ def test_an_expired_url_fails_with_how_to_get_a_fresh_one(
     done = client.wait(client.create(SMALL), timeout=60)
     assert done.result is not None
     settings = gateway.settings
-    blobs = BlobStore(
+    blobs = LocalBlobStore(
         settings.blob_dir, load_secret(settings.data_dir, settings.secret_key), settings.base_url
     )
     name = done.result.video_url.split("/v1/media/")[1].split("?")[0]

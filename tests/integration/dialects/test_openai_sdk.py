@@ -108,7 +108,7 @@ def test_list_pages_by_cursor_in_both_orders(gateway_factory: Any, connect: Conn
     assert list(connect(idle, idle.make_key("other")).videos.list()) == []
 
 
-def test_delete_cancels_unfinished_and_drops_finished_content(
+def test_delete_cancels_unfinished_and_removes_finished_videos(
     gateway: RunningGateway, gateway_factory: Any, key: str, connect: Connect
 ) -> None:
     idle = gateway_factory(run_engine=False)
@@ -120,14 +120,30 @@ def test_delete_cancels_unfinished_and_drops_finished_content(
     assert cancelled.status == "failed"
     assert cancelled.error is not None and cancelled.error.code == "cancelled"
 
+    with pytest.raises(openai.ConflictError) as never:
+        idle_client.videos.download_content(queued.id)
+    assert never.value.code == "video_cancelled"
+    assert "was cancelled" in never.value.message
+
     client = connect(gateway, key)
     done = client.videos.create_and_poll(prompt="gone soon", **SMALL)
+    kept = client.videos.create_and_poll(prompt="kept", **SMALL)
     client.videos.download_content(done.id, variant="thumbnail")
+    blobs = gateway.settings.data_dir
+    before = {p.name for p in blobs.rglob("*") if p.is_file()}
     assert client.videos.delete(done.id).deleted is True
-    with pytest.raises(openai.NotFoundError) as gone:
-        client.videos.download_content(done.id)
-    assert gone.value.code == "video_deleted"
-    assert client.videos.retrieve(done.id).status == "completed"
+    for call in (client.videos.retrieve, client.videos.download_content, client.videos.delete):
+        with pytest.raises(openai.NotFoundError) as gone:
+            call(done.id)
+        assert gone.value.type == "invalid_request_error"
+    assert [v.id for v in client.videos.list()] == [kept.id]
+    with gateway.client(key) as api:
+        assert api.get(f"/v1/tasks/{done.id}").status_code == 404
+        assert [t["task_id"] for t in api.get("/v1/tasks").json()["data"]] == [kept.id]
+    removed = before - {p.name for p in blobs.rglob("*") if p.is_file()}
+    assert any(name.endswith(".mp4") for name in removed), removed
+    assert any(name.endswith(".thumbnail.webp") for name in removed), removed
+    assert client.videos.retrieve(kept.id).status == "completed"
 
 
 def test_errors_answer_in_openai_shape(gateway_factory: Any, connect: Connect) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vidgate.dialects import dashscope
+from vidgate.dialects import dashscope, dashscope_list
 from vidgate.errors import InvalidRequest
 from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
 
@@ -322,11 +322,13 @@ def test_build_create_splits_input_and_parameters() -> None:
         "model": "wan2.7-r2v",
         "input": {
             "prompt": "p",
-            "reference_urls": ["https://in/r.mp4"],
+            "media": [{"type": "reference_video", "url": "https://in/r.mp4"}],
             "audio_url": "https://in/a.mp3",
         },
         "parameters": {"size": "1280*720", "duration": 5, "watermark": False},
     }
+    legacy = video.model_copy(update={"model": "wan2.6-r2v"})
+    assert dashscope.build_create(legacy)[1]["input"]["reference_urls"] == ["https://in/r.mp4"]
 
 
 @pytest.mark.parametrize(
@@ -358,9 +360,11 @@ def test_task_path() -> None:
 
 
 def test_list_times_and_pages() -> None:
-    assert dashscope.parse_list_time("20250929141852", "start_time") == cst(2025, 9, 29, 14, 18, 52)
+    assert dashscope_list.parse_list_time("20250929141852", "start_time") == cst(
+        2025, 9, 29, 14, 18, 52
+    )
     with pytest.raises(InvalidRequest) as caught:
-        dashscope.parse_list_time("2025-09-29", "end_time")
+        dashscope_list.parse_list_time("2025-09-29", "end_time")
     assert caught.value.param == "end_time"
     task = Task(
         task_id="t1",
@@ -369,9 +373,12 @@ def test_list_times_and_pages() -> None:
         created_at=at(2024, 6, 21, 20, 0, 0),
         started_at=at(2024, 6, 21, 20, 0, 5),
     )
-    page = dashscope.render_list(
+    page = dashscope_list.render_list(
         [task], total=11, page_no=2, page_size=5, request_id="r1", api_key_id="k1"
     )
+    output = dashscope.render_task(task, "r1")["output"]
+    assert page.pop("tasks") == [{**output, "model_name": "wan2.7-t2v", "output": output}]
+    assert output["submit_time"] == "2024-06-22 04:00:00.000"
     assert page == {
         "request_id": "r1",
         "data": [

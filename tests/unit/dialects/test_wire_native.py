@@ -100,7 +100,9 @@ DASHSCOPE_ONLY_EXTRAS = [
 
 @pytest.mark.parametrize("name", DASHSCOPE_ONLY_EXTRAS)
 def test_a_request_from_dashscope_survives_the_native_body(name: str) -> None:
-    value = "https://in.example/a.mp3" if name.endswith("url") else True
+    value: object = "https://in.example/a.mp3" if name.endswith("url") else True
+    if name == "media":
+        value = [{"type": "driving_audio", "url": "https://in.example/a.mp3"}]
     body: dict[str, Any] = {"model": "wan2.7-r2v", "input": {"prompt": "p"}}
     if name in dashscope.INPUT_EXTRAS:
         body["input"][name] = value

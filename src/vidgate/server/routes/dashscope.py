@@ -6,20 +6,20 @@ not own reads as `UNKNOWN`, as DashScope answers for ids it does not know.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from vidgate.dialects import dashscope
+from vidgate.dialects import dashscope, dashscope_list
 from vidgate.errors import InvalidRequest, NotFound
 from vidgate.models import Status
 from vidgate.records import TaskQuery
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
-from vidgate.server.errors import dialect_route, naming
 from vidgate.server.openapi import DASHSCOPE, IDEMPOTENCY, DashScopeCreate, errors, json_body
+from vidgate.server.routes import dashscope_uploads
+from vidgate.server.routes.dashscope_wire import ROUTE_CLASS, error_response, request_id_of
 from vidgate.server.submit import submit
 
 __all__ = ["router"]
@@ -35,39 +35,36 @@ ASYNC_HEADER = {
 }
 
 
-def request_id_of(request: Request) -> str:
-    """The id the gateway tags this request with (its `x-request-id`)."""
-    found = getattr(request.state, "request_id", None)
-    return found if isinstance(found, str) else uuid.uuid4().hex
-
-
-def _error(request: Request, status: int, code: str, message: str, param: str | None) -> Response:
-    wire_status, body = dashscope.render_error(
-        code, naming(param, message), request_id_of(request), status
-    )
-    return JSONResponse(body, status_code=wire_status)
-
-
-router = APIRouter(
+tasks = APIRouter(
     prefix="/api/v1",
     tags=["dashscope"],
-    route_class=dialect_route(_error),
+    route_class=ROUTE_CLASS,
     responses=errors(DASHSCOPE, 401, 503),
 )
 CREATE_ERRORS = errors(DASHSCOPE, 400, 403, 404, 409, 413, 507)
-CREATE_BODY = json_body(DashScopeCreate) | {"parameters": [IDEMPOTENCY, ASYNC_HEADER]}
+RESOLVE_HEADER = {
+    "name": dashscope_uploads.RESOLVE_HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["enable"]},
+    "description": "Needed when an input is an oss:// URL from `GET /api/v1/uploads`.",
+}
+CREATE_BODY = json_body(DashScopeCreate) | {
+    "parameters": [IDEMPOTENCY, ASYNC_HEADER, RESOLVE_HEADER]
+}
 
 
 async def _create(request: Request, caller: Caller) -> Response:
     if request.headers.get("x-dashscope-async", "").lower() != "enable":
-        return _error(request, 403, "access_denied", SYNC_REFUSED, None)
+        return error_response(request, 403, "access_denied", SYNC_REFUSED, None)
     services = services_of(request)
     body = await read_json(request, services.settings.max_body_bytes)
-    task = await submit(request, caller, dashscope.parse_create(body), body)
+    resolved = await dashscope_uploads.resolve_oss_urls(request, caller.id, body)
+    task = await submit(request, caller, dashscope.parse_create(resolved), body)
     return JSONResponse(dashscope.render_created(task, request_id_of(request)))
 
 
-@router.post(
+@tasks.post(
     "/services/aigc/video-generation/video-synthesis",
     responses=CREATE_ERRORS,
     openapi_extra=CREATE_BODY,
@@ -77,7 +74,7 @@ async def video_synthesis(request: Request, caller: Caller) -> Response:
     return await _create(request, caller)
 
 
-@router.post(
+@tasks.post(
     "/services/aigc/image2video/video-synthesis", responses=CREATE_ERRORS, openapi_extra=CREATE_BODY
 )
 async def image2video(request: Request, caller: Caller) -> Response:
@@ -85,7 +82,7 @@ async def image2video(request: Request, caller: Caller) -> Response:
     return await _create(request, caller)
 
 
-@router.get("/tasks/{task_id}")
+@tasks.get("/tasks/{task_id}")
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """The task as seed 001 shows it; `UNKNOWN` for an id this key does not own."""
     services = services_of(request)
@@ -97,7 +94,7 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
     return JSONResponse(dashscope.render_task(task, request_id))
 
 
-@router.post("/tasks/{task_id}/cancel", responses=errors(DASHSCOPE, 400, 404, 507))
+@tasks.post("/tasks/{task_id}/cancel", responses=errors(DASHSCOPE, 400, 404, 507))
 async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
     """Cancel a PENDING task; any other status answers 400 UnsupportedOperation."""
     services = services_of(request)
@@ -112,7 +109,7 @@ async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONRes
     return JSONResponse({"request_id": request_id_of(request)})
 
 
-@router.get("/tasks", responses=errors(DASHSCOPE, 400))
+@tasks.get("/tasks", responses=errors(DASHSCOPE, 400))
 async def list_tasks(
     request: Request,
     caller: Caller,
@@ -135,15 +132,17 @@ async def list_tasks(
         status=canonical,
         model=model_name,
         task_id=task_id,
-        created_from=dashscope.parse_list_time(start_time, "start_time") if start_time else None,
-        created_to=dashscope.parse_list_time(end_time, "end_time") if end_time else None,
+        created_from=dashscope_list.parse_list_time(start_time, "start_time")
+        if start_time
+        else None,
+        created_to=dashscope_list.parse_list_time(end_time, "end_time") if end_time else None,
     )
     services = services_of(request)
     total = await services.tasks.count(caller.id, query)
     offset = (page_no - 1) * page_size
     page = await services.tasks.find(caller.id, query, limit=page_size, offset=offset)
     return JSONResponse(
-        dashscope.render_list(
+        dashscope_list.render_list(
             page.tasks,
             total=total,
             page_no=page_no,
@@ -152,3 +151,9 @@ async def list_tasks(
             api_key_id=caller.id,
         )
     )
+
+
+router = APIRouter()
+"""The task routes and the upload routes, which answer no 401: a policy authorizes a form."""
+router.include_router(tasks)
+router.include_router(dashscope_uploads.router)

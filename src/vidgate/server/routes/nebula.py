@@ -56,4 +56,5 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
 async def get_content(request: Request, caller: Caller, task_id: str) -> Response:
     """The finished video itself (the download call seed 004 names for Sora 2)."""
     services = services_of(request)
-    return await content_response(services, await services.tasks.get(caller.id, task_id), "video")
+    task = await services.tasks.get(caller.id, task_id)
+    return await content_response(services, task, "video", request)

@@ -2,6 +2,9 @@
 
 Create takes JSON or multipart (an `input_reference` image file is kept as an upload and
 makes the task i2v). Reads carry `openai-poll-after-ms` while the video is not finished.
+Remix, edit and extend make new videos from one (`openai_derived`); characters are kept as
+records. Delete removes a finished video for good and cancels an unfinished one. Every other
+path or method under `/v1/videos` answers in OpenAI's error shape.
 """
 
 from __future__ import annotations
@@ -22,9 +25,22 @@ from vidgate.records import KeyRecord, TaskQuery
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.body import read_json
 from vidgate.server.content import Variant, content_response, discard_content
-from vidgate.server.errors import dialect_route
-from vidgate.server.openapi import OPENAI, OpenAICreate, OpenAICreateForm, binary, errors, json_body
-from vidgate.server.submit import submit_new
+from vidgate.server.errors import dialect_route, unknown_routes
+from vidgate.server.openapi import (
+    OPENAI,
+    OpenAICharacterForm,
+    OpenAICreate,
+    OpenAICreateForm,
+    OpenAIDerive,
+    OpenAIDeriveForm,
+    OpenAIRemix,
+    binary,
+    errors,
+    json_body,
+    multipart_body,
+)
+from vidgate.server.routes.openai_derived import derived_request, read_derivation
+from vidgate.server.submit import submit, submit_new
 from vidgate.service import Services
 
 __all__ = ["router"]
@@ -120,7 +136,7 @@ async def create_video(request: Request, caller: Caller) -> JSONResponse:
         # A refused request keeps nothing, not even the reference it uploaded; an idempotent
         # retry keeps only what its first try kept.
         if upload is not None and not created:
-            services.blobs.delete(upload)
+            await services.blobs.delete(upload)
     return video_response(services, task)
 
 
@@ -142,7 +158,8 @@ async def download_content(
 ) -> Response:
     """The MP4, or a WebP thumbnail or JPEG spritesheet cut from it."""
     services = services_of(request)
-    return await content_response(services, await services.tasks.get(caller.id, video_id), variant)
+    task = await services.tasks.get(caller.id, video_id)
+    return await content_response(services, task, variant, request)
 
 
 @router.get("", responses=errors(OPENAI, 400))
@@ -161,11 +178,100 @@ async def list_videos(
 
 @router.delete("/{video_id}", responses=errors(OPENAI, 404, 409, 507))
 async def delete_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
-    """Cancel an unfinished video; for a finished one, delete its video and previews."""
+    """Cancel an unfinished video (it stays, as failed with code `cancelled`); delete a
+    finished one for good: its video, previews and inputs, and the video itself."""
     services = services_of(request)
     task = await services.tasks.get(caller.id, video_id)
-    if task.status.terminal:
-        discard_content(services, task)
-    else:
+    if not task.status.terminal:
         await services.tasks.cancel(caller.id, video_id)
+        return JSONResponse(openai.render_deleted(video_id))
+    await services.tasks.delete(caller.id, video_id)
+    await discard_content(services, task)
     return JSONResponse(openai.render_deleted(video_id))
+
+
+@router.post(
+    "/{video_id}/remix",
+    responses=errors(OPENAI, 400, 402, 404, 409, 507),
+    openapi_extra=json_body(OpenAIRemix),
+)
+async def remix_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
+    """A new video from a completed one's request with a new prompt; it names its source in
+    `remixed_from_video_id`."""
+    services = services_of(request)
+    body = await read_json(request, services.settings.max_body_bytes)
+    derivation = openai.parse_derivation("remix", body, video_id=video_id)
+    video = await derived_request(services, caller.id, derivation)
+    task = await submit(request, caller, video, {"remix": video_id, "body": body})
+    return video_response(services, task)
+
+
+async def _derive(request: Request, caller: KeyRecord, kind: openai.DerivationKind) -> Response:
+    services = services_of(request)
+    derivation, body, uploaded = await read_derivation(request, caller, kind)
+    created = False
+    try:
+        video = await derived_request(services, caller.id, derivation, uploaded)
+        task, created = await submit_new(request, caller, video, body)
+    finally:
+        if uploaded is not None and not created:
+            blob = services.blobs.resolve_own_url(uploaded)
+            if blob is not None:
+                await services.blobs.delete(blob)
+    return video_response(services, task)
+
+
+DERIVE_BODY = json_body(OpenAIDerive, **{"multipart/form-data": OpenAIDeriveForm})
+
+
+@router.post("/edits", responses=errors(OPENAI, 400, 402, 404, 413, 507), openapi_extra=DERIVE_BODY)
+async def edit_video(request: Request, caller: Caller) -> Response:
+    """A new video that edits a completed one (`video: {id}`) or an uploaded `video` file."""
+    return await _derive(request, caller, "edit")
+
+
+@router.post(
+    "/extensions",
+    responses=errors(OPENAI, 400, 402, 404, 413, 507),
+    openapi_extra=DERIVE_BODY,
+)
+async def extend_video(request: Request, caller: Caller) -> Response:
+    """A new video that continues a completed one (or an uploaded `video` file)."""
+    return await _derive(request, caller, "extend")
+
+
+@router.post(
+    "/characters",
+    responses=errors(OPENAI, 400, 413, 507),
+    openapi_extra=multipart_body(OpenAICharacterForm),
+)
+async def create_character(request: Request, caller: Caller) -> JSONResponse:
+    """Keep a named character and its reference video; answers `{id, name, created_at}`."""
+    services = services_of(request)
+    limit = services.settings.max_upload_bytes
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("Send name and video as multipart/form-data.", param="video")
+    async with request.form(max_files=1, max_fields=10) as form:
+        name, video = form.get("name"), form.get("video")
+        if not isinstance(name, str):
+            raise InvalidRequest("name is required.", param="name")
+        if not isinstance(video, UploadFile):
+            raise InvalidRequest("video is required: the character's video file.", param="video")
+        data = await video.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The upload is larger than {limit} bytes.", param="video")
+        content_type = video.content_type or "application/octet-stream"
+    record = await services.characters.create(caller.id, name, content_type, data)
+    return JSONResponse(openai.render_character(record.id, name.strip(), record.created_at))
+
+
+@router.get("/characters/{character_id}", responses=errors(OPENAI, 404))
+async def get_character(request: Request, caller: Caller, character_id: str) -> JSONResponse:
+    """A character kept by `POST /v1/videos/characters`."""
+    record = await services_of(request).characters.get(caller.id, character_id)
+    return JSONResponse(
+        openai.render_character(record.id, record.filename or "", record.created_at)
+    )
+
+
+unknown_routes(router)

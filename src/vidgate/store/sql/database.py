@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from vidgate.clock import utcnow
@@ -16,6 +16,7 @@ from vidgate.records import Event
 from vidgate.store.base import Listener, StoreFull, StoreUnavailable
 from vidgate.store.sql.inline import InlineConnection, InlineEngine
 from vidgate.store.sql.migrate import upgrade
+from vidgate.store.sql.notify import CHANNEL, NoticeListener, notice_payload
 
 __all__ = ["Connectionlike", "Database", "store_error"]
 
@@ -26,6 +27,14 @@ MIGRATION_LOCK = 0x76696467_6D696772  # "vidgmigr"
 EVENT_LOCK = 0x76696467_6576656E  # "vidgeven"
 _WRITTEN = "vidgate_events"
 _EVENT_LOCKED = "vidgate_event_lock"
+NOTIFY_EVENTS = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+)
+_NOT_FOR_ASYNCPG = (
+    "async_creator_fn",
+    "prepared_statement_cache_size",
+    "prepared_statement_name_func",
+)
 
 
 # SQLSTATE classes of a lost or refused connection: connection exception, insufficient
@@ -78,7 +87,8 @@ class Database:
 
     SQLite runs inline on the event loop: its writer takes the write lock up front (BEGIN
     IMMEDIATE) and its readers run in autocommit, which in WAL mode never waits for a writer.
-    PostgreSQL shares one asyncpg pool for both, and orders event ids with an advisory lock.
+    PostgreSQL shares one asyncpg pool for both, orders event ids with an advisory lock, and
+    announces each event with NOTIFY in the transaction that writes it.
     """
 
     def __init__(self, url: str) -> None:
@@ -128,6 +138,7 @@ class Database:
                 info[_WRITTEN] = written
                 try:
                     yield conn
+                    await self._notify(conn, written)
                 finally:
                     info.pop(_WRITTEN, None)
                     info.pop(_EVENT_LOCKED, None)
@@ -139,6 +150,25 @@ class Database:
         for event in written:
             for listener in self.listeners:
                 listener(event)
+
+    async def _notify(self, conn: Connectionlike, written: list[Event]) -> None:
+        """NOTIFY every node of the events a transaction wrote, in one statement before its
+        commit: PostgreSQL delivers them once it commits, in commit order, and never if it
+        rolls back. SQLite has no NOTIFY; other processes on its file tail the table."""
+        if self._sqlite or not written:
+            return
+        payloads = [notice_payload(event) for event in written]
+        await conn.execute(NOTIFY_EVENTS, {"channel": CHANNEL, "payloads": payloads})
+
+    def listen(self) -> NoticeListener | None:
+        """A LISTEN connection of its own for every node's events; None on SQLite."""
+        if self._sqlite:
+            return None
+        engine = self._write
+        assert isinstance(engine, AsyncEngine)
+        _, params = engine.dialect.create_connect_args(engine.url)
+        args = {k: v for k, v in params.items() if k not in _NOT_FOR_ASYNCPG}
+        return NoticeListener(args)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connectionlike]:

@@ -1,4 +1,6 @@
-"""Events and webhook deliveries, in SQL: appended with each change, read by id, leased."""
+"""Events and webhook deliveries, in SQL: appended with each change, read by id, leased.
+
+On PostgreSQL each event is also announced to every node (see `database.Database.writing`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from vidgate.clock import utcnow
 from vidgate.records import AttemptReport, Delivery, Event, TaskRecord
 from vidgate.store.sql.concern import SqlConcern, lease_due
 from vidgate.store.sql.database import Connectionlike, Database
+from vidgate.store.sql.notify import NoticeListener
 from vidgate.store.sql.rows import delivery_from, event_from, state_values
 from vidgate.store.sql.tables import deliveries, delivery_attempts, events
 from vidgate.webhooks import event_type, wants_delivery
@@ -83,6 +86,9 @@ class SqlOutbox(SqlConcern):
         async with self.db.reading() as conn:
             result = await conn.execute(select(func.max(events.c.id)))
             return int(result.scalar_one() or 0)
+
+    def listen_events(self) -> NoticeListener | None:
+        return self.db.listen()
 
     async def claim_deliveries(self, worker: str, lease: timedelta, limit: int) -> list[Delivery]:
         now = utcnow()

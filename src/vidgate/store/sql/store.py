@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vidgate.store.base import Listener
+from vidgate.store.sql.cluster import SqlCluster
 from vidgate.store.sql.database import Database
 from vidgate.store.sql.files import SqlFiles
 from vidgate.store.sql.keys import SqlKeys
@@ -13,7 +14,7 @@ from vidgate.store.sql.tasks import SqlTasks
 __all__ = ["SqlStore"]
 
 
-class SqlStore(SqlKeys, SqlTasks, SqlLeases, SqlOutbox, SqlFiles):
+class SqlStore(SqlKeys, SqlTasks, SqlLeases, SqlOutbox, SqlFiles, SqlCluster):
     """The store over a SQLAlchemy URL (``sqlite:///…`` or ``postgresql+asyncpg://…``)."""
 
     def __init__(self, url: str) -> None:

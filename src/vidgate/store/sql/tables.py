@@ -20,6 +20,7 @@ from sqlalchemy import (
 
 __all__ = [
     "api_keys",
+    "cluster",
     "deliveries",
     "delivery_attempts",
     "events",
@@ -76,10 +77,12 @@ tasks = Table(
     Column("updated_at", DateTime(), nullable=False),
     Column("started_at", DateTime(), nullable=True),
     Column("finished_at", DateTime(), nullable=True),
+    Column("results_purged_at", DateTime(), nullable=True),
     UniqueConstraint("owner_id", "idempotency_key", name="uq_tasks_idempotency"),
     Index("ix_tasks_owner_id", "owner_id", "id"),
     Index("ix_tasks_claim", "status", "lease_expires_at"),
     Index("ix_tasks_poll", "status", "next_poll_at"),
+    Index("ix_tasks_retention", "results_purged_at", "finished_at"),
 )
 
 events = Table(
@@ -153,3 +156,15 @@ delivery_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
 )
+
+cluster = Table(
+    "cluster",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("secret_fingerprint", String(64), nullable=False),
+    Column("canary_blob", String(80), nullable=False),
+    Column("canary_sha256", String(64), nullable=False),
+    Column("public_url", Text, nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+)
+"""One row: what every node sharing the database must agree on, written by the first."""

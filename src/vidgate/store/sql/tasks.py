@@ -5,18 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vidgate.clock import utcnow
-from vidgate.models import Status
+from vidgate.models import TERMINAL, Status
 from vidgate.records import NewTask, TaskQuery, TaskRecord, Transition
 from vidgate.store.base import QuotaShort
 from vidgate.store.sql.concern import SqlConcern
 from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
 from vidgate.store.sql.rows import result_values, task_from, task_values
-from vidgate.store.sql.tables import api_keys, ledger, tasks
+from vidgate.store.sql.tables import (
+    api_keys,
+    deliveries,
+    delivery_attempts,
+    events,
+    ledger,
+    tasks,
+)
 
 __all__ = ["SqlTasks"]
 
@@ -221,3 +228,43 @@ class SqlTasks(SqlConcern):
             assert task is not None
             await append_event(self.db, conn, task, now)
             return True
+
+    async def results_to_purge(
+        self, finished_before: datetime, limit: int = 100
+    ) -> list[TaskRecord]:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(tasks)
+                .where(
+                    tasks.c.results_purged_at.is_(None),
+                    tasks.c.finished_at < finished_before,
+                    tasks.c.status == Status.COMPLETED.value,
+                )
+                .order_by(tasks.c.finished_at)
+                .limit(limit)
+            )
+            return [task_from(row) for row in result.mappings()]
+
+    async def mark_results_purged(self, task_id: str) -> None:
+        async with self.db.writing() as conn:
+            await conn.execute(
+                update(tasks).where(tasks.c.id == task_id).values(results_purged_at=utcnow())
+            )
+
+    async def delete_task(self, task_id: str, owner_id: str) -> TaskRecord | None:
+        finished = [status.value for status in TERMINAL]
+        async with self.db.writing() as conn:
+            result = await conn.execute(TASK_OF_OWNER, {"task_id": task_id, "owner_id": owner_id})
+            row = result.mappings().first()
+            if row is None or row["status"] not in finished:
+                return None
+            sent = select(deliveries.c.id).where(deliveries.c.task_id == task_id)
+            await conn.execute(
+                delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(sent))
+            )
+            await conn.execute(delete(deliveries).where(deliveries.c.task_id == task_id))
+            await conn.execute(delete(events).where(events.c.task_id == task_id))
+            await conn.execute(
+                delete(tasks).where(tasks.c.id == task_id, tasks.c.status.in_(finished))
+            )
+            return task_from(row)

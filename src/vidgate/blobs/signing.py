@@ -1,4 +1,4 @@
-"""Blob storage in the data dir, and the signed, expiring URLs that serve it."""
+"""Signed, expiring URLs for blobs, and the secret that signs them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from vidgate.errors import VidgateError
 
-__all__ = ["BlobStore", "SignatureError", "SignedUrl", "load_secret"]
+__all__ = ["MEDIA_PREFIX", "SignatureError", "SignedUrl", "UrlSigner", "load_secret"]
 
 MEDIA_PREFIX = "/v1/media/"
 MAX_EXPIRES_DIGITS = 20
@@ -49,95 +48,16 @@ def load_secret(data_dir: Path, configured: str | None) -> bytes:
     return path.read_text().strip().encode()
 
 
-class BlobStore:
-    """Files kept by id under one directory, written atomically."""
+class UrlSigner:
+    """Signs blob names into gateway URLs under ``base_url`` and checks them again."""
 
     def __init__(
-        self,
-        root: Path,
-        secret: bytes,
-        base_url: str,
-        clock: Callable[[], float] = time.time,
+        self, secret: bytes, base_url: str, clock: Callable[[], float] = time.time
     ) -> None:
         """``clock`` is the time signed URLs are made and checked by, in epoch seconds."""
-        self.clock = clock
-        self.root = root
         self.secret = secret
         self.base_url = base_url.rstrip("/")
-        (root / "tmp").mkdir(parents=True, exist_ok=True)
-
-    def path(self, blob_id: str) -> Path:
-        if not blob_id or "/" in blob_id or blob_id.startswith("."):
-            raise ValueError(f"bad blob id {blob_id!r}")
-        return self.root / hashlib.sha256(blob_id.encode()).hexdigest()[:2] / blob_id
-
-    def staging(self, blob_id: str, suffix: str = "") -> Path:
-        """A fresh scratch path on the same filesystem, to write before `commit`."""
-        return self.root / "tmp" / f"{blob_id}.{secrets.token_hex(4)}{suffix}"
-
-    def commit(self, staged: Path, blob_id: str) -> Path:
-        """Move a fully written file into place; readers never see a partial blob."""
-        target = self.path(blob_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        return target
-
-    def put_bytes(self, blob_id: str, data: bytes) -> Path:
-        staged = self.staging(blob_id)
-        try:
-            staged.write_bytes(data)
-            return self.commit(staged, blob_id)
-        finally:
-            # Gone after a commit; after a failed write (a full disk) it must not stay behind.
-            staged.unlink(missing_ok=True)
-
-    def duplicate(self, blob_id: str, staged: Path) -> None:
-        """Put a copy of a blob at a staging path: a hard link where the disk allows one, so
-        no bytes move; else a plain copy. It blocks: call it off the event loop."""
-        source = self.path(blob_id)
-        try:
-            os.link(source, staged)
-        except OSError:
-            if not source.is_file():
-                raise
-            shutil.copyfile(source, staged)
-
-    def exists(self, blob_id: str) -> bool:
-        return self.path(blob_id).is_file()
-
-    def delete(self, blob_id: str) -> None:
-        self.path(blob_id).unlink(missing_ok=True)
-
-    def clear_staging(self, older_than: float | None = None) -> int:
-        """Remove scratch files, or only those last written over ``older_than`` seconds ago
-        (other processes sharing the dir may be writing the newer ones); returns how many."""
-        scratch = self.root / "tmp"
-        if older_than is None:
-            count = sum(1 for _ in scratch.iterdir()) if scratch.is_dir() else 0
-            shutil.rmtree(scratch, ignore_errors=True)
-            scratch.mkdir(parents=True, exist_ok=True)
-            return count
-        cutoff = time.time() - older_than
-        count = 0
-        for path in scratch.iterdir():
-            try:
-                if path.is_file() and path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    count += 1
-            except FileNotFoundError:
-                continue
-        return count
-
-    def probe(self) -> None:
-        """Write and delete a small scratch file; raises OSError when the disk cannot take it."""
-        staged = self.staging(".probe")
-        try:
-            with staged.open("wb") as handle:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-                os.fsync(handle.fileno())
-        finally:
-            staged.unlink(missing_ok=True)
+        self.clock = clock
 
     def _signature(self, name: str, expires: int) -> str:
         mac = hmac.new(
