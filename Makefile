@@ -43,6 +43,7 @@ lock:
 bench: $(STAMP)
 	$(BIN)/python bench/task_reads.py
 	$(BIN)/python bench/submits.py
+	$(BIN)/python bench/idle_rss.py
 	$(BIN)/python bench/wait_detection.py
 	$(BIN)/python bench/upstream_polling.py
 	$(BIN)/python bench/push.py

@@ -346,12 +346,17 @@ class Processes:
         """`python SCRIPT ARGV...` (a bench helper process) with a clean environment."""
         return self.start(name, [sys.executable, str(script), *argv], port=port)
 
-    def create_key(self, data_dir: Path, name: str = "bench") -> str:
-        """`vidgate keys create --name NAME` on `data_dir`; the key it printed."""
+    def create_key(
+        self, data_dir: Path, name: str = "bench", *, database_url: str | None = None
+    ) -> str:
+        """`vidgate keys create --name NAME` on `data_dir` (or `database_url`); the key."""
+        env = vidgate_env(data_dir)
+        if database_url is not None:
+            env["VIDGATE_DATABASE_URL"] = database_url
         done = subprocess.run(
             [*VIDGATE_CLI, "keys", "create", "--name", name],
             cwd=ROOT,
-            env=vidgate_env(data_dir),
+            env=env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -371,15 +376,21 @@ class Processes:
         config: Path | None = None,
         allow_loopback: bool = False,
         wait: bool = True,
+        database_url: str | None = None,
+        access_log: bool = False,
     ) -> Gateway:
-        """`vidgate serve --no-access-log` on a free port (and a key first, unless given)."""
+        """`vidgate serve --no-access-log` on a free port (and a key first, unless given);
+        with `access_log`, `vidgate serve` with its access log (to the process's log file)."""
         data_dir = data_dir or self.workdir / name
-        key = key or self.create_key(data_dir)
+        key = key or self.create_key(data_dir, database_url=database_url)
         port = free_port()
         env = vidgate_env(
             data_dir, port=port, run_engine=run_engine, config=config, allow_loopback=allow_loopback
         )
-        argv = [*VIDGATE_CLI, "serve", "--no-access-log", "--log-level", "warning"]
+        if database_url is not None:
+            env["VIDGATE_DATABASE_URL"] = database_url
+        quiet = [] if access_log else ["--no-access-log"]
+        argv = [*VIDGATE_CLI, "serve", *quiet, "--log-level", "info" if access_log else "warning"]
         gateway = self._track(Gateway(name, *self._launch(name, argv, env), port, key, data_dir))
         if wait:
             wait_http(gateway, "/healthz")
@@ -423,11 +434,13 @@ class Processes:
         warmup: float,
         sequence_header: Header | None = None,
         count_tasks: bool = False,
+        paths: Sequence[str] = (),
     ) -> LoadResult:
         """Drive `target` from a separate load-generator process; what it measured.
 
         `sequence_header` is sent with the request's sequence number after its value, `count_tasks`
-        counts the distinct `task_id`s the window's 200 and 202 answers carried.
+        counts the distinct `task_id`s the window's 200 and 202 answers carried; `paths`, when
+        given, are requested in turn instead of `path`.
         """
         latency_file = self.workdir / f"latencies-{target.name}.bin"
         argv = [
@@ -442,6 +455,10 @@ class Processes:
             argv += ["--sequence-header", ": ".join(sequence_header)]
         if count_tasks:
             argv.append("--count-tasks")
+        if paths:
+            paths_file = self.workdir / f"paths-{target.name}.txt"
+            paths_file.write_text("\n".join(paths))
+            argv += ["--path-file", str(paths_file)]
         if body is not None:
             body_file = self.workdir / f"load-{target.name}.json"
             body_file.write_bytes(body)
@@ -791,6 +808,11 @@ def _request_source(args: argparse.Namespace) -> Callable[[], bytes]:
     """What each connection sends: the same bytes, or with a sequence header numbered anew."""
     body = Path(args.body_file).read_bytes() if args.body_file else None
     headers = [cast(Header, tuple(p.strip() for p in h.split(":", 1))) for h in args.header]
+    if args.path_file:
+        paths = Path(args.path_file).read_text().split()
+        each = [request_bytes(args.method, path, args.port, headers, body) for path in paths]
+        turn = iter(range(1 << 62))
+        return lambda: each[next(turn) % len(each)]
     if not args.sequence_header:
         fixed = request_bytes(args.method, args.path, args.port, headers, body)
         return lambda: fixed
@@ -1020,6 +1042,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--path", required=True)
     add("--header", action="append", default=[], help="'Name: value'")
     add("--sequence-header", help="'Name: prefix', numbered per request")
+    add("--path-file", help="paths to request in turn, one a line (instead of --path)")
     add("--body-file")
     add("--count-tasks", action="store_true", help="distinct task_ids answered")
     add("--concurrency", type=int, default=32)

@@ -24,7 +24,7 @@ from vidgate.service.keys import create_key
 from vidgate.settings import Settings
 from vidgate.store import open_store
 
-pytest_plugins = ["upstreams"]
+pytest_plugins = ["upstreams", "postgres", "seaweed"]  # fixtures; servers start only when asked for
 
 
 def free_port() -> int:
@@ -74,7 +74,7 @@ class RunningGateway:
 
 
 def start_gateway(data_dir: Path, **overrides: Any) -> RunningGateway:
-    port = free_port()
+    port = int(overrides.pop("port", 0)) or free_port()
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "host": "127.0.0.1",

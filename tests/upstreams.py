@@ -12,6 +12,7 @@ import pytest
 from conftest import RunningGateway, start_gateway
 from vidgate.testing import FakeUpstream, Timing
 
+RELAY_DIALECTS = ("native", "kik", "nebula")
 FAST = {
     "poll_interval": 0.05,
     "max_poll_interval": 0.5,
@@ -63,7 +64,7 @@ def fronted(tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
     ) -> RunningGateway:
         providers = {}
         for name, (fake, extra) in upstreams.items():
-            kind = fake.dialect if fake.dialect in ("dashscope", "openai") else "relay"
+            kind = "relay" if fake.dialect in RELAY_DIALECTS else fake.dialect
             fields: dict[str, Any] = {
                 "kind": kind,
                 "base_url": fake.base_url,

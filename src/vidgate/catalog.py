@@ -31,6 +31,7 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
         "4:3": (1088, 832),
         "3:4": (832, 1088),
     },
+    "768P": {"16:9": (1366, 768)},
     "1080P": {
         "16:9": (1920, 1080),
         "9:16": (1080, 1920),
@@ -41,6 +42,11 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
 }
 SORA_SIZES = {"720x1280": (720, 1280), "1280x720": (1280, 720)}
 SORA_PRO_SIZES = {**SORA_SIZES, "1024x1792": (1024, 1792), "1792x1024": (1792, 1024)}
+RUNWAY_SIZES = {
+    f"{w}x{h}": (w, h)
+    for w, h in ((1280, 720), (720, 1280), (1104, 832), (832, 1104), (960, 960), (1584, 672))
+}
+"""Runway's Gen-4 `ratio`s, which are pixel sizes (`1280:720`)."""
 
 DEFAULT_MODELS: dict[Mode, str] = {
     Mode.T2V: "wan2.6-t2v",
@@ -62,7 +68,7 @@ VACE_FUNCTIONS = tuple(VACE_INPUTS)
 
 @dataclass(frozen=True)
 class Scenario:
-    """One row of seed 000's table of recommended intervals."""
+    """One row of the video.py client's table of recommended intervals."""
 
     modes: tuple[Mode, ...]
     description: str
@@ -73,7 +79,7 @@ class Scenario:
 
     @property
     def typical_time(self) -> str:
-        """The typical time as seed 000's table writes it, such as ``1-3 min``."""
+        """The typical time as the video.py client's table writes it, such as ``1-3 min``."""
         low, high = (seconds // 60 for seconds in self.typical_seconds)
         return f"{low}-{high} min"
 
@@ -89,7 +95,7 @@ SCENARIOS = (
 
 
 def scenario_for(mode: Mode, duration: int, resolution: str) -> Scenario:
-    """Pick seed 000's row for a job of this mode, length and resolution tier."""
+    """Pick the video.py client's row for a job of this mode, length and resolution tier."""
     if mode in (Mode.T2V, Mode.I2V):
         if duration <= 5:
             return SCENARIOS[0]
@@ -114,12 +120,36 @@ class ModelSpec:
     """How DashScope takes its inputs: `legacy` fields (`img_url`, `reference_urls` …) and a
     `size` or `resolution`, or `media`, a list of typed assets, with `resolution` and
     `ratio` (Wan 2.7)."""
+    ratios: tuple[str, ...] | None = None
+    """The aspect ratios the model renders, where fewer than its tiers' (None: all of them)."""
+    tier_durations: dict[str, tuple[int, ...]] | None = None
+    """Durations a resolution tier is limited to, where it is (Veo's 1080p: 8 s only)."""
+    typical_seconds: tuple[int, int] | None = None
+    """How long the provider usually takes, (fastest, slowest) in seconds, where it publishes
+    or is known for its own figure; None takes the Wan table's row for the mode."""
+    poll_interval: int | None = None
+    """The provider's recommended seconds between polls; None takes the Wan table's."""
+
+    def typical_time(self) -> str:
+        """The typical time as the Wan table writes it (`1-3 min`), in seconds when under one."""
+        scenario = scenario_for(self.modes[0], self.default_duration, self.default_resolution)
+        if self.typical_seconds is None:
+            return scenario.typical_time
+        low, high = self.typical_seconds
+        if low < 60:
+            return f"{low} s-{high // 60} min"
+        return f"{low // 60}-{high // 60} min"
 
     def sizes(self) -> dict[str, tuple[int, int]]:
         """Every size this model renders, keyed by its wire spelling."""
         if self.named_sizes is not None:
             return dict(self.named_sizes)
-        return {f"{w}*{h}": (w, h) for tier in self.resolutions for (w, h) in SIZES[tier].values()}
+        return {
+            f"{w}*{h}": (w, h)
+            for tier in self.resolutions
+            for ratio, (w, h) in SIZES[tier].items()
+            if self.ratios is None or ratio in self.ratios
+        }
 
     def describe(self) -> dict[str, Any]:
         """The model as `GET /v1/models` lists it."""
@@ -131,13 +161,15 @@ class ModelSpec:
             "durations": list(self.durations),
             "default_duration": self.default_duration,
             "resolutions": [] if self.named_sizes else list(self.resolutions),
-            "ratios": sorted({r for t in self.resolutions for r in SIZES[t]})
+            "ratios": sorted(
+                {r for t in self.resolutions for r in SIZES[t] if r in (self.ratios or SIZES[t])}
+            )
             if not self.named_sizes
             else [],
             "sizes": list(self.sizes()),
             "fps": self.fps,
-            "typical_time": scenario.typical_time,
-            "suggested_poll_interval": scenario.poll_interval,
+            "typical_time": self.typical_time(),
+            "suggested_poll_interval": self.poll_interval or scenario.poll_interval,
             "suggested_timeout": scenario.timeout,
             "scenarios": [
                 {
@@ -156,6 +188,110 @@ class ModelSpec:
 
 def _span(low: int, high: int) -> tuple[int, ...]:
     return tuple(range(low, high + 1))
+
+
+KLING_RATIOS = ("16:9", "9:16", "1:1")
+HOSTED_TIME = (60, 360)
+"""Kling's and MiniMax's usual 1-6 minutes; both are polled every 10 s, as their examples do."""
+VEO_TIME = (11, 360)
+"""Google's figure for Veo: from 11 seconds to 6 minutes at peak hours."""
+KLING_MODELS = (
+    ModelSpec(
+        "kling-v2-1-master",
+        (Mode.T2V, Mode.I2V),
+        (5, 10),
+        5,
+        ("1080P",),
+        "1080P",
+        ratios=KLING_RATIOS,
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+    ),
+    ModelSpec(
+        "kling-v2-5-turbo",
+        (Mode.T2V, Mode.I2V),
+        (5, 10),
+        5,
+        ("720P", "1080P"),
+        ratios=KLING_RATIOS,
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+    ),
+    ModelSpec(
+        "kling-v1-6",
+        (Mode.T2V, Mode.I2V),
+        (5, 10),
+        5,
+        ("720P", "1080P"),
+        ratios=KLING_RATIOS,
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+    ),
+)
+"""Kling's models: 720P is its `std` mode, 1080P `pro`."""
+MINIMAX_MODELS = (
+    ModelSpec(
+        "MiniMax-Hailuo-02",
+        (Mode.T2V, Mode.I2V),
+        (6, 10),
+        6,
+        ("768P", "1080P"),
+        "768P",
+        ratios=("16:9",),
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+        tier_durations={"1080P": (6,)},
+    ),
+    ModelSpec(
+        "T2V-01",
+        (Mode.T2V,),
+        (6,),
+        6,
+        ("720P",),
+        ratios=("16:9",),
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+    ),
+    ModelSpec(
+        "I2V-01",
+        (Mode.I2V,),
+        (6,),
+        6,
+        ("720P",),
+        ratios=("16:9",),
+        typical_seconds=HOSTED_TIME,
+        poll_interval=10,
+    ),
+)
+VEO_RATIOS = ("16:9", "9:16")
+VEO_3_MODELS = ("veo-3.1-generate-preview", "veo-3.0-generate-001", "veo-3.0-fast-generate-001")
+VEO_MODELS = (
+    *(
+        ModelSpec(
+            name,
+            (Mode.T2V, Mode.I2V),
+            (4, 6, 8),
+            8,
+            ("720P", "1080P"),
+            ratios=VEO_RATIOS,
+            typical_seconds=VEO_TIME,
+            poll_interval=10,
+            tier_durations={"1080P": (8,)},
+        )
+        for name in VEO_3_MODELS
+    ),
+    ModelSpec(
+        "veo-2.0-generate-001",
+        (Mode.T2V, Mode.I2V),
+        _span(5, 8),
+        8,
+        ("720P",),
+        ratios=VEO_RATIOS,
+        typical_seconds=VEO_TIME,
+        poll_interval=10,
+    ),
+)
+"""Veo in the Gemini API; 1080p renders 8 s only."""
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -206,6 +342,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("wan2.1-t2v-plus", (Mode.T2V,), (5,), 5, ("720P",), fps=16),
         ModelSpec("wan2.1-vace-plus", (Mode.VACE,), (5,), 5, ("720P",), fps=16),
         ModelSpec("veo3", (Mode.T2V, Mode.I2V), _span(4, 8), 8, ("720P", "1080P")),
+        *KLING_MODELS,
+        *MINIMAX_MODELS,
+        *VEO_MODELS,
         ModelSpec(
             "sora-2",
             (Mode.T2V, Mode.I2V),
@@ -222,6 +361,32 @@ MODELS: dict[str, ModelSpec] = {
             named_sizes=SORA_PRO_SIZES,
             default_size="720x1280",
         ),
+        ModelSpec(
+            "gen4_turbo",
+            (Mode.I2V,),
+            (5, 10),
+            5,
+            named_sizes=RUNWAY_SIZES,
+            default_size="1280x720",
+        ),
+        ModelSpec(
+            "gen4.5",
+            (Mode.T2V, Mode.I2V),
+            _span(2, 10),
+            5,
+            named_sizes={k: RUNWAY_SIZES[k] for k in ("1280x720", "720x1280")},
+            default_size="1280x720",
+        ),
+        ModelSpec("ray-2", (Mode.T2V, Mode.I2V, Mode.KF2V), (5, 9), 5, ("720P", "1080P")),
+        ModelSpec("ray-flash-2", (Mode.T2V, Mode.I2V, Mode.KF2V), (5, 9), 5, ("720P", "1080P")),
+        ModelSpec(
+            "fal-ai/wan/v2.2-a14b/text-to-video", (Mode.T2V,), (5,), 5, ("480P", "720P"), fps=16
+        ),
+        ModelSpec(
+            "fal-ai/wan/v2.2-a14b/image-to-video", (Mode.I2V,), (5,), 5, ("480P", "720P"), fps=16
+        ),
+        ModelSpec("wan-video/wan-2.2-t2v-fast", (Mode.T2V,), (5,), 5, ("480P", "720P"), fps=16),
+        ModelSpec("wan-video/wan-2.2-i2v-fast", (Mode.I2V,), (5,), 5, ("480P", "720P"), fps=16),
     )
 }
 
@@ -321,7 +486,9 @@ def resolve_shape(
         found = _ratio_of(width, height)
         if ratio is not None and ratio != found:
             raise InvalidRequest(f"ratio {ratio!r} contradicts size {size!r}.", param="ratio")
-        return Shape(width, height, rate, seconds, _tier_of(width, height), found)
+        tier = _tier_of(width, height)
+        _check_tier_duration(spec, tier, seconds)
+        return Shape(width, height, rate, seconds, tier, found)
 
     if spec.named_sizes is not None:
         if resolution is not None:
@@ -344,10 +511,23 @@ def resolve_shape(
             param="resolution",
         )
     wanted = ratio or "16:9"
-    if wanted not in SIZES[tier]:
+    allowed_ratios = [r for r in SIZES[tier] if spec.ratios is None or r in spec.ratios]
+    if wanted not in allowed_ratios:
         raise InvalidRequest(
-            f"ratio {wanted!r} is not available at {tier}; allowed: {', '.join(SIZES[tier])}.",
+            f"ratio {wanted!r} is not available at {tier} on {spec.id}; "
+            f"allowed: {', '.join(allowed_ratios)}.",
             param="ratio",
         )
+    _check_tier_duration(spec, tier, seconds)
     width, height = SIZES[tier][wanted]
     return Shape(width, height, rate, seconds, tier, wanted)
+
+
+def _check_tier_duration(spec: ModelSpec, tier: str, seconds: int) -> None:
+    allowed = (spec.tier_durations or {}).get(tier)
+    if allowed is not None and seconds not in allowed:
+        raise InvalidRequest(
+            f"duration {seconds} is not available at {tier} on {spec.id}; "
+            f"allowed seconds: {', '.join(map(str, allowed))}.",
+            param="duration",
+        )

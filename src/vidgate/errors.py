@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = [
     "ApiError",
     "Conflict",
+    "Forbidden",
     "InvalidRequest",
     "NotFound",
     "PayloadTooLarge",
     "QuotaExceeded",
+    "RateLimited",
     "Unauthorized",
     "VidgateError",
     "public_message",
@@ -31,6 +34,8 @@ class ApiError(VidgateError):
         super().__init__(message)
         self.message = message
         self.param = param
+        self.headers: dict[str, str] = {}
+        """Response headers the error asks for, such as `Retry-After`."""
         if code is not None:
             self.code = code
 
@@ -45,9 +50,26 @@ class Unauthorized(ApiError):
     code = "invalid_api_key"
 
 
+class Forbidden(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
 class QuotaExceeded(ApiError):
     status_code = 402
     code = "insufficient_quota"
+
+
+class RateLimited(ApiError):
+    """Too many requests for now; `Retry-After` says when the next one may succeed."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
 
 
 class NotFound(ApiError):

@@ -8,9 +8,7 @@ import binascii
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-import av
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from vidgate.blobs import BlobStore
 from vidgate.errors import InvalidRequest
@@ -68,6 +66,8 @@ def _probe_image(path: Path) -> tuple[MediaKind, str, float] | None:
     decoded; the full decode then proves the file is whole (`verify` does not) within the
     memory the limits allow.
     """
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as image:
             check_pixels(*image.size)
@@ -84,6 +84,8 @@ def _probe_image(path: Path) -> tuple[MediaKind, str, float] | None:
 
 def _probe_video(path: Path) -> tuple[MediaKind, str, float] | None:
     """A video's kind and duration, once its first frame has really decoded."""
+    import av
+
     try:
         with av.open(str(path)) as container:
             streams = container.streams.video
@@ -113,7 +115,10 @@ def probe_media(path: Path) -> tuple[MediaKind, str, float] | None:
 
     None when it is neither, or is one that does not decode (a truncated image, junk behind
     an image header); MediaTooLarge when its frames are past the pixel limits.
+    Pillow and PyAV are imported on the first probe, not when the gateway starts.
     """
+    from PIL import UnidentifiedImageError
+
     try:
         return _probe_image(path)
     except UnidentifiedImageError:
@@ -150,7 +155,8 @@ class InputFetcher:
 
     async def _download(self, url: str, field: str, staged: Path) -> None:
         try:
-            response = await asyncio.wait_for(self.fetcher.open(url), self.fetcher.timeout)
+            async with asyncio.timeout(self.fetcher.timeout):
+                response = await self.fetcher.open(url)
         except BlockedAddress as exc:
             raise InvalidRequest(f"{field} cannot be fetched: {exc}.", param=field) from exc
         except (httpx.HTTPError, TimeoutError) as exc:

@@ -22,7 +22,7 @@ __all__ = [
 
 
 class Status(StrEnum):
-    """A task's lifecycle state, in seed 002's words."""
+    """A task's lifecycle state, in the WaveAPI-style native task API's words."""
 
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -115,7 +115,7 @@ class Result(BaseModel):
 
 
 class Usage(BaseModel):
-    """Billing facts, as in DashScope's task query (seed 001)."""
+    """Billing facts, as in DashScope's task query (the DashScope task API)."""
 
     duration: float
     input_video_duration: float
@@ -144,6 +144,8 @@ class Task(BaseModel):
     result: Result | None = None
     error: TaskError | None = None
     usage: Usage | None = None
+    cost: float | None = Field(default=None, exclude=True)
+    """Credits the task was charged, once it ended; the native API shows it as `usage.cost`."""
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
     raw_status: str | None = Field(default=None, exclude=True)

@@ -24,7 +24,8 @@ class Listener:
     async def wait(self, timeout: float) -> bool:
         """Wait for a notification since the last ``clear``; False on timeout."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
             return True
         except TimeoutError:
             return False
@@ -63,7 +64,8 @@ class Notifier:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[key].add(future)
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
             return True
         except TimeoutError:
             return False

@@ -14,9 +14,11 @@ from typing import Literal
 
 from vidgate.catalog import Shape
 from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
+from vidgate.pricing import UNIT_PRICE, Price
 
 __all__ = [
     "AttemptReport",
+    "AuditEntry",
     "ClusterRecord",
     "Delivery",
     "DeliveryAttempt",
@@ -24,12 +26,15 @@ __all__ = [
     "Event",
     "EventNotice",
     "FileRecord",
+    "KeyChange",
     "KeyRecord",
     "LedgerEntry",
     "MediaKind",
     "NewTask",
+    "ProviderHealth",
     "StoredInput",
     "StoredResult",
+    "TaskFilter",
     "TaskQuery",
     "TaskRecord",
     "TaskState",
@@ -55,6 +60,12 @@ class KeyRecord:
     created_at: datetime
     revoked_at: datetime | None = None
     webhook_secret: str | None = None
+    admin: bool = False
+    """An admin key may call the admin API (`/admin/v1`)."""
+    max_in_flight: int | None = None
+    """Tasks of this key that may run at once; the rest wait queued. None: no limit."""
+    max_submits_per_minute: int | None = None
+    """Submits accepted in any 60 s; more are answered 429. None: no limit."""
 
     @property
     def balance(self) -> float | None:
@@ -62,6 +73,22 @@ class KeyRecord:
         if self.quota_seconds is None:
             return None
         return self.quota_seconds - self.used_seconds - self.reserved_seconds
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """What an admin changes about a key; fields left at None stay as they are."""
+
+    name: str | None = None
+    quota_seconds: float | None = None
+    unlimited: bool = False
+    """Make the quota unlimited (``quota_seconds`` must then be None)."""
+    top_up_seconds: float | None = None
+    """Seconds added to the quota, in the database, so concurrent top-ups all count."""
+    key_hash: str | None = None
+    """A rotation: the new secret's hash, and ``prefix`` its first characters."""
+    prefix: str | None = None
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +147,8 @@ class NewTask:
     callback_url: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    price: Price = UNIT_PRICE
+    """The price the task was accepted at; ``reserved_seconds`` holds its credits."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +164,10 @@ class TaskRecord(TaskState, NewTask):
     poll_failures: int = 0
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    billed_seconds: float | None = None
+    """The seconds the provider reported at completion, which the cost was settled on."""
+    cost: float | None = None
+    """Credits charged once the task ended: its settlement, or 0 when refunded."""
 
     @classmethod
     def queued(cls, task: NewTask) -> TaskRecord:
@@ -175,7 +208,8 @@ class Transition:
     usage: Usage | None = None
     upstream_status: str | None = None
     settle_seconds: float | None = None
-    """Seconds a completion settles; the reservation when None."""
+    """Seconds the provider reported, which a completion settles on at the task's price; the
+    reservation when None."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +233,47 @@ class TaskQuery:
     created_to: datetime | None = None
     after: str | None = None
     ascending: bool = False
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which tasks of any key the admin API lists, newest first (``after``: a cursor id)."""
+
+    owner_id: str | None = None
+    status: Status | None = None
+    model: str | None = None
+    provider: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """A provider's tasks as the store knows them: in flight now, and how the ones that ended
+    since a moment went."""
+
+    provider: str
+    queued: int
+    in_flight: int
+    completed: int
+    failed: int
+    last_error: TaskError | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One admin action: who did it, what to which target, when, and the target before and
+    after (None where it did not exist, or does not change)."""
+
+    id: int
+    actor: str
+    action: str
+    target: str
+    created_at: datetime
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -11,6 +10,7 @@ from vidgate.blobs import BlobStore, open_blobs
 from vidgate.cluster import agree_with_cluster
 from vidgate.engine import Engine
 from vidgate.engine.deliver import Deliverer, DeliveryLimits
+from vidgate.engine.engine import cancel_until_done
 from vidgate.eventfeed import EventFeed
 from vidgate.inputs import InputFetcher
 from vidgate.models import Status
@@ -145,12 +145,14 @@ class Runtime:
         """What `/readyz` reports: "ok" or the problem, for the database and the blob store."""
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(self.store.ping(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self.store.ping()
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         try:
-            await asyncio.wait_for(self.blobs.probe(), 10.0)
+            async with asyncio.timeout(10.0):
+                await self.blobs.probe()
             checks["blobs"] = "ok"
         except OSError as exc:
             checks["blobs"] = f"unavailable: {exc.strerror or type(exc).__name__}"
@@ -160,9 +162,7 @@ class Runtime:
         """Stop: the engine gets ``drain`` seconds to finish what it holds (see Engine.stop)."""
         self.stopping.set()
         if self.tail is not None:
-            self.tail.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.tail
+            await cancel_until_done(self.tail)
         await self.engine.stop(drain)
         await self.providers.aclose()
         await self.fetcher.aclose()

@@ -14,7 +14,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from vidgate.catalog import MODELS
 from vidgate.errors import VidgateError
+from vidgate.pricing import DEFAULT_ROW, Price, PriceRow, PriceTable
 
 __all__ = [
     "ConfigError",
@@ -88,6 +90,14 @@ class Settings(BaseSettings):
     """Seconds between reads of the events table where no LISTEN connection is open."""
     drain_timeout: float = Field(default=30.0, ge=0)
     """Seconds a stopping process gives work in hand and open event streams to finish."""
+    metrics_token: str | None = None
+    """A bearer token that may read `/metrics` from anywhere."""
+    metrics_loopback: bool = True
+    """Loopback clients may read `/metrics` without a token (false behind a local proxy)."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Where `vidgate worker` serves its `/metrics` (on `host`); unset: it serves none."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: every log line one JSON object, with the task, key and request it concerns."""
 
     @field_validator("blob_url")
     @classmethod
@@ -132,7 +142,19 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-ProviderKind = Literal["local", "dashscope", "openai", "relay"]
+ProviderKind = Literal[
+    "local",
+    "dashscope",
+    "openai",
+    "relay",
+    "runway",
+    "luma",
+    "fal",
+    "replicate",
+    "kling",
+    "minimax",
+    "veo",
+]
 
 
 class ConfigError(VidgateError):
@@ -156,7 +178,13 @@ class ProviderConfig(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     max_poll_interval: float = Field(default=60.0, gt=0)
     expected_time_scale: float = Field(default=1.0, gt=0)
-    """Scales seed 000's typical times for this upstream (0.1: it renders ten times faster)."""
+    """Scales the catalog's typical times for this upstream (0.1: it renders ten times faster)."""
+    callbacks: bool = True
+    """Register vidgate's callback URL at submit where the API can call back (needs
+    `VIDGATE_PUBLIC_URL`); polling then slows to `callback_poll_factor` times its schedule."""
+    callback_poll_factor: float = Field(default=4.0, ge=1)
+    callback_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    """Where fal publishes the keys its callbacks are signed with."""
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
@@ -176,12 +204,26 @@ class ProviderConfig(BaseModel):
 
 
 class ProvidersFile(BaseModel):
-    """`[providers.NAME]` tables and a `[routes]` table of model → provider names."""
+    """`[providers.NAME]` tables, a `[routes]` table of model → provider names, and an
+    optional `[prices]` table of credits per model and resolution tier."""
 
     model_config = ConfigDict(extra="forbid")
 
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routes: dict[str, list[str]] = Field(default_factory=dict)
+    prices: dict[str, PriceRow] = Field(default_factory=dict)
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_name_models(cls, prices: dict[str, PriceRow]) -> dict[str, PriceRow]:
+        for model in prices:
+            if model != DEFAULT_ROW and model not in MODELS:
+                raise ValueError(f"prices.{model}: no such model (rows name a model or default)")
+        return prices
+
+    def price(self, model: str, tier: str) -> Price:
+        """The price a task of ``model`` at resolution ``tier`` is accepted at now."""
+        return PriceTable(rows=self.prices).price(model, tier)
 
     @model_validator(mode="after")
     def _routes_name_providers(self) -> ProvidersFile:
@@ -223,4 +265,10 @@ def load_providers(path: Path | None, environ: Mapping[str, str] | None = None) 
     for name, provider in loaded.providers.items():
         if provider.kind != "local" and not provider.credentials(env):
             raise ConfigError(f"{path}: providers.{name}: {_missing_credentials(provider)}")
+        if provider.kind == "kling" and not all(
+            k.count(":") == 1 and all(k.split(":")) for k in provider.credentials(env)
+        ):
+            raise ConfigError(
+                f"{path}: providers.{name}: a Kling key is ACCESS_KEY:SECRET_KEY (one colon)"
+            )
     return loaded

@@ -65,6 +65,7 @@ def test_submit_watch_and_download_a_real_mp4(gateway: RunningGateway, api: http
         "video_count": 1,
         "SR": 480,
         "ratio": "16:9",
+        "cost": 2.0,
     }
     assert result["video_url"].startswith(gateway.url + "/")
 

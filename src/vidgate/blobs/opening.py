@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from vidgate.blobs.base import BlobStore
 from vidgate.blobs.local import LocalBlobStore
-from vidgate.blobs.s3 import DEFAULT_REGION, S3BlobStore, S3Location
 from vidgate.blobs.signing import UrlSigner, load_secret
 from vidgate.settings import Settings
+
+if TYPE_CHECKING:
+    from vidgate.blobs.s3 import S3Location
 
 __all__ = ["open_blobs", "s3_location"]
 
 
 def s3_location(settings: Settings, blob_url: str) -> S3Location:
     """Where `s3://bucket/prefix` lives: the `VIDGATE_S3_*` settings, else the standard
-    `AWS_*` variables."""
+    `AWS_*` variables. The S3 client library loads only when a bucket is configured."""
+    from vidgate.blobs.s3 import DEFAULT_REGION, S3Location
+
     bucket, prefix = S3Location.split_url(blob_url)
     env = os.environ
     return S3Location(
@@ -37,6 +42,8 @@ async def open_blobs(settings: Settings) -> BlobStore:
     if not settings.blob_url:
         blobs: BlobStore = LocalBlobStore(settings.blob_dir, secret, settings.base_url)
     else:
+        from vidgate.blobs.s3 import S3BlobStore
+
         location = s3_location(settings, settings.blob_url)
         signer = UrlSigner(secret, settings.base_url)
         blobs = S3BlobStore(location, settings.blob_dir, signer, settings.blob_cache_bytes)

@@ -22,7 +22,7 @@ from vidgate.testing import (
 
 __all__ = ["add_arguments", "add_parser", "build_fake", "main", "run"]
 
-HELP = "serve a fake upstream (dashscope, openai, native, kik or nebula) with fault injection"
+HELP = f"serve a fake upstream ({', '.join(DIALECTS)}) with fault injection"
 
 
 def _rate(text: str) -> float:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from vidgate import __version__
+from vidgate import __version__, logs
 from vidgate.settings import Settings
 
 __all__ = ["main"]
@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
+    logs.configure(settings.log_format, args.log_level)
     if not _providers_file_is_usable(settings):
         return 2
     listener = _bind(settings)
@@ -32,13 +33,12 @@ def _serve(args: argparse.Namespace) -> int:
     refusal = _refusal(settings, serving=True)
     if refusal is not None:
         listener.close()
-        print(f"vidgate: {refusal}", file=sys.stderr)
+        logs.announce(f"vidgate: {refusal}", error=True)
         return 2
-    print(
+    logs.announce(
         f"vidgate {__version__}: data dir {settings.data_dir}, store "
         f"{'sqlite' if settings.database_url is None else settings.database.split(':')[0]}, "
-        f"listening on http://{settings.host}:{settings.port}",
-        file=sys.stderr,
+        f"listening on http://{settings.host}:{settings.port}"
     )
     app = create_app(settings, drain=settings.drain_timeout)
 
@@ -63,6 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
+        log_config=logs.uvicorn_log_config(settings.log_format),
         access_log=args.access_log,
         timeout_graceful_shutdown=max(1, round(settings.drain_timeout)),
     )
@@ -77,7 +78,7 @@ def _providers_file_is_usable(settings: Settings) -> bool:
     try:
         load_providers(settings.config)
     except ConfigError as exc:
-        print(f"vidgate: {exc}", file=sys.stderr)
+        logs.announce(f"vidgate: {exc}", error=True)
         return False
     return True
 
@@ -113,10 +114,10 @@ def _bind(settings: Settings) -> socket.socket | None:
     except OSError as exc:
         listener.close()
         reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc}"
-        print(
+        logs.announce(
             f"vidgate: port {settings.port} on {settings.host} {reason}; pick another with "
             "--port (or VIDGATE_PORT, or `make serve PORT=…`).",
-            file=sys.stderr,
+            error=True,
         )
         return None
     listener.set_inheritable(True)
@@ -125,6 +126,7 @@ def _bind(settings: Settings) -> socket.socket | None:
 
 async def _worker(settings: Settings) -> None:
     from vidgate.runtime import Runtime
+    from vidgate.server.metrics_http import MetricsServer
 
     runtime = await Runtime.open(settings)
     stop = asyncio.Event()
@@ -133,52 +135,22 @@ async def _worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     runtime.follow_events()
     await runtime.engine.start()
-    print(f"vidgate worker {runtime.engine.worker} running", file=sys.stderr)
+    scrape = MetricsServer(settings) if settings.metrics_port is not None else None
     try:
+        if scrape is not None:
+            await scrape.start()
+            logs.announce(f"vidgate worker metrics on http://{settings.host}:{scrape.port}/metrics")
+        logs.announce(f"vidgate worker {runtime.engine.worker} running")
         await stop.wait()
-        print(
+        logs.announce(
             f"vidgate worker {runtime.engine.worker} stopping: draining for up to "
-            f"{settings.drain_timeout:g}s",
-            file=sys.stderr,
+            f"{settings.drain_timeout:g}s"
         )
     finally:
         # Stop claiming, let what can finish finish, hand the rest back uncounted.
         await runtime.close(settings.drain_timeout if stop.is_set() else 0.0)
-
-
-async def _keys_create(name: str, quota: float | None) -> str:
-    from vidgate.service.keys import create_key
-    from vidgate.store import open_store
-
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.database)
-    try:
-        await store.open()
-        return (await create_key(store, name, quota)).key
-    finally:
-        await store.close()
-
-
-async def _keys_list() -> list[str]:
-    from vidgate.store import open_store
-
-    settings = Settings()
-    store = open_store(settings.database)
-    try:
-        await store.open()
-        keys = await store.list_keys()
-    finally:
-        await store.close()
-    lines = []
-    for key in keys:
-        quota = "unlimited" if key.quota_seconds is None else f"{key.quota_seconds:g}s"
-        lines.append(
-            f"{key.id}\t{key.name}\t{key.prefix}…\tquota={quota}\t"
-            f"used={key.used_seconds:g}s\treserved={key.reserved_seconds:g}s\t"
-            f"webhook_secret={key.webhook_secret or '-'}"
-        )
-    return lines
+        if scrape is not None:
+            await scrape.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,14 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("worker", help="run the engine without the API, for separate processes")
 
-    keys = commands.add_parser("keys", help="manage API keys")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="create a key and print it alone on stdout")
-    create.add_argument("--name", required=True, help="a label for the key")
-    create.add_argument(
-        "--quota", type=float, help="seconds of output video it may render (default unlimited)"
-    )
-    key_commands.add_parser("list", help="list keys (never their secrets)")
+    from vidgate.cli import keys
+
+    keys.add_parser(commands)
 
     commands.add_parser(
         "fake-upstream",
@@ -231,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "worker":
         settings = Settings()
+        logs.configure(settings.log_format)
         if not _providers_file_is_usable(settings):
             return 2
         from vidgate.cluster import NodeRefused
@@ -240,19 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 asyncio.run(_worker(settings))
                 return 0
-            except NodeRefused as exc:
+            except (NodeRefused, OSError) as exc:
                 refusal = str(exc)
-        print(f"vidgate: {refusal}", file=sys.stderr)
+        logs.announce(f"vidgate: {refusal}", error=True)
         return 2
-    if args.keys_command == "create":
-        if args.quota is not None and args.quota < 0:
-            print("Error: --quota must be zero or more seconds", file=sys.stderr)
-            return 2
-        print(asyncio.run(_keys_create(args.name, args.quota)))
-        return 0
-    for line in asyncio.run(_keys_list()):
-        print(line)
-    return 0
+    from vidgate.cli import keys
+
+    return keys.run(args)
 
 
 if __name__ == "__main__":

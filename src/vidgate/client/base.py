@@ -133,7 +133,7 @@ class BaseClient:
     def prepare(
         self, request: RequestInput = None, fields: Mapping[str, Any] | None = None
     ) -> VideoRequest:
-        """The canonical request from a VideoRequest, a flat body (seed 000), or DashScope's
+        """The canonical request from a VideoRequest, a flat body, or DashScope's
         `{model, input, parameters}`; keyword fields override. Invalid bodies raise
         `vidgate.errors.InvalidRequest` before anything is sent."""
         if isinstance(request, VideoRequest):

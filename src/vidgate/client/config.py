@@ -8,7 +8,7 @@ Precedence, first found wins:
 
 Without an explicit provider, `VIDGATE_BASE_URL` or `VIDGATE_API_KEY` selects a vidgate
 gateway; otherwise `DASHSCOPE_API_KEY` (or `QWEN_API_KEY`, or `DASHSCOPE_BASE_URL`) selects
-DashScope directly, as seed 000's script does; otherwise a gateway on 127.0.0.1:8000.
+DashScope directly, as the video.py client does; otherwise a gateway on 127.0.0.1:8000.
 
 Base URLs are written as each service's own SDK writes them: DashScope's ends in `/api/v1`
 (added when only a host is given); OpenAI's may end in `/v1`; the others are host roots.

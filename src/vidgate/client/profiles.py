@@ -52,5 +52,5 @@ PROFILES: dict[str, Profile] = {
 
 
 def default_model(request: VideoRequest) -> str:
-    """The model seed 000 picks for the request's mode."""
+    """The model the video.py client picks for the request's mode."""
     return request.model or DEFAULT_MODELS[detect_mode(request)]

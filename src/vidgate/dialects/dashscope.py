@@ -272,7 +272,7 @@ def render_created(task: Task, request_id: str) -> dict[str, Any]:
 
 
 def render_task(task: Task, request_id: str) -> dict[str, Any]:
-    """The task as DashScope's `GET /tasks/{id}` answers (seed 001)."""
+    """The task as DashScope's `GET /tasks/{id}` answers (the DashScope task API)."""
     output: dict[str, Any] = {
         "task_id": task.task_id,
         "task_status": STATUS.wire(task.status),

@@ -1,4 +1,4 @@
-"""The kik relay's video dialect (seed 003): ms timestamps, `data[{url}]`, `error{code,message}`."""
+"""The kik relay's video dialect: ms timestamps, `data[{url}]`, `error{code,message}`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""vidgate's own dialect (seed 002): flat request bodies and the canonical task JSON."""
+"""vidgate's own dialect, the WaveAPI-style native task API: flat bodies, canonical task JSON."""
 
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str,
 def render_task(task: Task) -> dict[str, Any]:
     """The task as the native API shows it."""
     data = task.model_dump(mode="json", exclude_none=True)
+    if task.cost is not None and "usage" in data:
+        data["usage"]["cost"] = task.cost
     data.setdefault("started_at", None)
     data.setdefault("finished_at", None)
     return data
@@ -92,7 +94,11 @@ def parse_task(data: object) -> Task:
     """A native task JSON as the canonical task."""
     fields = require_object(data, "A task")
     task = Task.model_validate(
-        {k: v for k, v in fields.items() if k in Task.model_fields and k != "raw_status"}
+        {
+            k: v
+            for k, v in fields.items()
+            if k in Task.model_fields and k not in ("raw_status", "cost")
+        }
     )
     task.raw_status = str(fields.get("status"))
     return task
@@ -140,7 +146,7 @@ class FlatOutbound(Outbound):
     def created(self, data: object, request: VideoRequest) -> Task:
         if isinstance(data, dict) and self.status_field in data:
             return self.parse(data)
-        # Only an id comes back (seed 003): the task has just been queued.
+        # Only an id comes back: the task has just been queued.
         task_id = self.submitted_id(data) or ""
         return Task(task_id=task_id, status=Status.QUEUED, model=request.model or "")
 
@@ -152,7 +158,7 @@ class FlatOutbound(Outbound):
 
 
 class NativeOutbound(FlatOutbound):
-    """A native gateway (seed 002): every call of the flat dialects, and listing."""
+    """A native gateway: every call of the flat dialects, and listing."""
 
     def list(
         self, *, limit: int, after: str | None, status: Status | None, model: str | None

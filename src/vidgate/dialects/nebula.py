@@ -1,4 +1,4 @@
-"""The nebula relay's video dialect (seed 004): queued/in_progress/succeeded/failed and `url`."""
+"""The nebula relay's video dialect: queued/in_progress/succeeded/failed and `url`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def render_task(task: Task) -> dict[str, Any]:
         data["url"] = task.result.video_url
     if task.error is not None:
         code = task.error.code
-        # Seed 004 spells HTTP-style codes as numbers: {"code": 400, "message": …}.
+        # The nebula relay format spells HTTP-style codes as numbers: {"code": 400, "message": …}.
         wire_code: int | str = int(code) if code.isascii() and code.isdigit() else code
         data["error"] = {"code": wire_code, "message": task.error.message}
     return data

@@ -10,13 +10,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from vidgate.catalog import Shape
 from vidgate.dialects.common import StatusWords
 from vidgate.models import Status, Task, VideoRequest
 
-__all__ = ["Call", "ErrorFields", "Outbound", "TaskPage", "error_fields", "text"]
+__all__ = ["Call", "ErrorFields", "ErrorKind", "Outbound", "TaskPage", "error_fields", "text"]
+
+ErrorKind = Literal["throttled", "transient", "refused", "invalid"]
+"""How an upstream error is handled: throttled and transient calls are retried (a submit fails
+over), refused ones fail over to the next credential or provider, invalid ones fail the task."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,40 @@ class Outbound(ABC):
 
     def error(self, body: object) -> ErrorFields:
         return error_fields(body)
+
+    def answer_error(self, data: object) -> ErrorFields | None:
+        """The error that a successful HTTP answer carries in its body, or None when it carries
+        none (MiniMax answers its errors with HTTP 200 and a `base_resp`)."""
+        return None
+
+    def error_kind(self, status: int, code: str) -> ErrorKind | None:
+        """This API's own reading of an error code; None leaves it to the HTTP status."""
+        return None
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        """The headers that authenticate one call with this credential, made afresh for each
+        call (Kling mints a short-lived token from its key pair)."""
+        return {"Authorization": f"Bearer {key}"}
+
+    def accepted_id(self, data: object, call: Call) -> str | None:
+        """The id to poll a task by, from the create `call` and its answer; APIs whose status
+        path depends on the create path fold that into the id."""
+        return self.submitted_id(data)
+
+    def result_call(self, data: object) -> Call | None:
+        """A further call that yields a completed task's result URL, or None when the task
+        answer `data` has it (MiniMax's answer names a file, retrieved separately)."""
+        return None
+
+    def result_location(self, data: object) -> str | None:
+        """The result URL in the answer of `result_call`."""
+        return None
+
+    inline_inputs: tuple[str, ...] = ()
+    """Request fields whose URLs this API does not fetch: they are sent as `data:` URLs."""
+    callback_field: str | None = None
+    """Where this API takes a URL to call when a task ends (`create` sends the request's
+    `callback_url` there), or None when it cannot call back."""
 
     def word(self, task: Task) -> str:
         """The task's status in this dialect's words."""

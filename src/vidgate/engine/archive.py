@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import av
-
 from vidgate.blobs import BlobStore
 from vidgate.engine.finish import resolution_tier
 from vidgate.models import Usage
@@ -18,6 +16,8 @@ __all__ = ["archive_result", "probe_video"]
 
 def probe_video(path: Path) -> tuple[int, int, int, float]:
     """Width, height, frames per second and seconds of an MP4, or ValueError."""
+    import av
+
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]

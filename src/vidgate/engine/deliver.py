@@ -22,11 +22,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from vidgate.clock import utcnow
+from vidgate.logs import bind
+from vidgate.metrics import webhook_attempt
 from vidgate.netguard import MAX_ANSWER_BYTES, BlockedAddress, GuardedFetcher
 from vidgate.records import AttemptReport, Delivery
 from vidgate.retry import retry_delay
 from vidgate.settings import Settings
-from vidgate.store import Store
+from vidgate.store import Store, StoreUnavailable
 from vidgate.webhooks import new_secret, signature_headers
 
 __all__ = ["Deliverer", "DeliveryLimits", "destination"]
@@ -35,6 +37,8 @@ log = logging.getLogger("vidgate.webhooks")
 BATCH = 100
 IDLE = 0.25
 HELD_PER_SLOT = 4
+STORE_WRITERS = 8
+"""Attempts recorded at once: well below the database pool, however many deliveries run."""
 """Deliveries held in this process (sending or waiting) per global slot, at most."""
 MAX_DESTINATIONS = 10_000
 """Idle destinations beyond this many are forgotten, failure counts and all."""
@@ -119,6 +123,7 @@ class Deliverer:
         self.retry_base = retry_base
         self.limits = limits or DeliveryLimits()
         self._slots = asyncio.Semaphore(self.limits.concurrency)
+        self._writers = asyncio.Semaphore(STORE_WRITERS)
         self._receivers: dict[str, _Receiver] = {}
         self._secrets: dict[str, str] = {}
 
@@ -133,6 +138,8 @@ class Deliverer:
             if room > 0:
                 try:
                     due = await self.store.claim_deliveries(self.worker, lease, room)
+                except StoreUnavailable as exc:
+                    log.warning("claiming deliveries: %s", exc)
                 except Exception:
                     log.exception("claiming deliveries failed")
             for delivery in due:
@@ -166,9 +173,15 @@ class Deliverer:
         name = destination(held.delivery.url)
         receiver = self._receiver(name)
         receiver.users += 1
+        bind(task_id=held.delivery.task_id, key_id=held.delivery.owner_id)
         try:
             report = await self._through(held, receiver)
-            await self.store.record_attempt(held.delivery.id, self.worker, report)
+            webhook_attempt(held.delivery, report)
+            async with self._writers:
+                await self.store.record_attempt(held.delivery.id, self.worker, report)
+        except StoreUnavailable as exc:
+            # The lease lapses and the delivery is claimed again: at least once still holds.
+            log.warning("recording delivery %s: %s", held.delivery.id, exc)
         except Exception:
             # The lease lapses and the delivery is claimed again: at least once still holds.
             log.exception("delivery %s failed unexpectedly", held.delivery.id)

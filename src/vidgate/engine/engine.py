@@ -11,13 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 from vidgate.blobs import BlobStore
+from vidgate.blobs.signing import load_secret
 from vidgate.clock import utcnow
+from vidgate.engine.callbacks import UpstreamCallbacks
 from vidgate.engine.deliver import Deliverer
 from vidgate.engine.finish import Finisher
 from vidgate.engine.poll import UpstreamPoller
 from vidgate.engine.render import LocalRunner
 from vidgate.engine.retention import purge_expired_results
 from vidgate.engine.submit import UpstreamSubmitter
+from vidgate.logs import task_context
+from vidgate.metrics import task_claimed, track_work
 from vidgate.models import Status
 from vidgate.notifier import Notifier
 from vidgate.providers.registry import Providers
@@ -25,7 +29,7 @@ from vidgate.records import TaskRecord
 from vidgate.settings import Settings
 from vidgate.store import Store, StoreUnavailable
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "cancel_until_done"]
 
 log = logging.getLogger("vidgate.engine")
 REAP_EVERY = 2.0
@@ -34,7 +38,21 @@ POLL_IDLE = 0.25
 POLL_LEASE = timedelta(seconds=120)
 MAX_CONCURRENT_POLLS = 256
 MAX_SUBMITTING = 32
+CANCEL_AGAIN = 0.1
+"""Seconds after which a loop that is still running is cancelled again."""
 """Upstream submits one process claims at once; the rest stay queued, unleased, for anyone."""
+
+
+async def cancel_until_done(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it to end, cancelling it again while it runs on.
+
+    On Python 3.11 `asyncio.wait_for` swallows a cancel that arrives as the wait it guards
+    completes, so a loop around one (in a library, say) can outlive a single cancel."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=CANCEL_AGAIN)
+    if not task.cancelled():
+        task.exception()  # retrieved: the loop's own error was logged where it happened
 
 
 class Engine:
@@ -59,6 +77,12 @@ class Engine:
         self.finisher = Finisher(store, blobs)
         self.blobs = blobs
         self.runner = LocalRunner(store, blobs, notifier, self.finisher, self.worker, self.lease)
+        self.callbacks = UpstreamCallbacks(
+            store,
+            providers.upstream,
+            load_secret(settings.data_dir, settings.secret_key),
+            settings.public_url,
+        )
         self.submitter = UpstreamSubmitter(
             store,
             self.finisher,
@@ -67,9 +91,16 @@ class Engine:
             providers.upstream,
             providers.route,
             public_url,
+            self.callbacks,
         )
         self.poller = UpstreamPoller(
-            store, blobs, self.finisher, self.worker, providers.upstream, settings.max_result_bytes
+            store,
+            blobs,
+            self.finisher,
+            self.worker,
+            providers.upstream,
+            settings.max_result_bytes,
+            self.callbacks,
         )
         self.deliverer = deliverer
         self._loops: list[asyncio.Task[None]] = []
@@ -78,6 +109,18 @@ class Engine:
         self._running: dict[str, int] = dict.fromkeys(providers.names(), 0)
         self._submitting: dict[str, int] = dict.fromkeys(providers.names(), 0)
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
+        track_work(self)
+
+    def work_in_hand(self) -> dict[tuple[str, str], int]:
+        """Tasks this engine works on now, by provider and rendering, submitting or polling."""
+        held: dict[tuple[str, str], int] = {}
+        for name, running in self._running.items():
+            if name in self.providers.upstream:
+                held[(name, "submitting")] = self._submitting[name]
+                held[(name, "polling")] = running - self._submitting[name]
+            else:
+                held[(name, "rendering")] = running
+        return held
 
     async def start(self) -> None:
         for name in self.providers.names():
@@ -95,8 +138,7 @@ class Engine:
         for loop in self._loops:
             loop.cancel()
         for loop in self._loops:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await loop
+            await cancel_until_done(loop)
         self._loops.clear()
         if self._work and drain > 0:
             log.info("draining %d tasks for up to %gs", len(self._work), drain)
@@ -116,7 +158,7 @@ class Engine:
 
     def _spawn(self, name: str, task_id: str, work: Coroutine[Any, Any, None]) -> None:
         self._running[name] += 1
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(work, context=task_context(task_id, name))
         self._work[task] = task_id
 
         def done(finished: asyncio.Task[None]) -> None:
@@ -151,6 +193,7 @@ class Engine:
             except Exception:
                 log.exception("claiming tasks for %s failed", name)
             for task in claimed:
+                task_claimed(task)
                 if name in self.providers.upstream:
                     self._submitting[name] += 1
                     self._spawn(name, task.id, self._submit(name, task))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from vidgate.blobs import BlobStore
 from vidgate.catalog import SIZES
 from vidgate.engine.persist import persist
+from vidgate.logs import task_fields
+from vidgate.metrics import task_ended
 from vidgate.models import Status, TaskError, Usage
 from vidgate.records import StoredResult, TaskRecord, Transition
 from vidgate.store import Store
 
 __all__ = ["Finisher", "resolution_tier"]
+
+log = logging.getLogger("vidgate.engine")
 
 
 def resolution_tier(width: int, height: int) -> int:
@@ -20,6 +25,12 @@ def resolution_tier(width: int, height: int) -> int:
         if (width, height) in sizes.values():
             return int(tier.rstrip("P"))
     return min(width, height)
+
+
+def _ended(task: TaskRecord) -> None:
+    """Count and log a task that this process ended."""
+    task_ended(task)
+    log.info("task %s %s", task.id, task.status.value, extra=task_fields(task))
 
 
 class Finisher:
@@ -59,6 +70,7 @@ class Finisher:
                 return True
             await self.blobs.delete(result.blob)
             return False
+        _ended(changed)
         return True
 
     async def fail(
@@ -76,4 +88,6 @@ class Finisher:
         error = TaskError(code=code, message=message)
         change = Transition(expected=expected, to=status, worker=worker, error=error)
         changed = await persist(lambda: self.store.transition(task_id, change), f"ending {task_id}")
+        if changed is not None:
+            _ended(changed)
         return changed is not None

@@ -8,11 +8,13 @@ from datetime import timedelta
 from vidgate.blobs import BlobStore
 from vidgate.clock import utcnow
 from vidgate.engine.archive import archive_result
+from vidgate.engine.callbacks import UpstreamCallbacks
 from vidgate.engine.finish import Finisher
 from vidgate.engine.persist import persist
 from vidgate.engine.schedule import expected_window, next_poll_delay
+from vidgate.logs import bind
 from vidgate.models import Status, Task
-from vidgate.providers.upstream import UpstreamError, UpstreamProvider
+from vidgate.providers.upstream import Polled, UpstreamError, UpstreamProvider
 from vidgate.records import TaskRecord
 from vidgate.retry import retry_delay
 from vidgate.store import Store, StoreUnavailable
@@ -35,6 +37,7 @@ class UpstreamPoller:
         worker: str,
         providers: dict[str, UpstreamProvider],
         max_result_bytes: int,
+        callbacks: UpstreamCallbacks | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -42,14 +45,21 @@ class UpstreamPoller:
         self.worker = worker
         self.providers = providers
         self.max_result_bytes = max_result_bytes
+        self.callbacks = callbacks
 
     async def poll(self, task: TaskRecord) -> None:
         """Poll once; finish the task, or schedule its next poll."""
         provider = self.providers.get(task.provider)
         if provider is None or task.upstream_id is None or task.credential is None:
             return
+        bind(upstream_task_id=task.upstream_id, key_id=task.owner_id)
+        heard = self.callbacks.take(task.id) if self.callbacks is not None else None
         try:
-            polled = await provider.poll(task.upstream_id, task.credential)
+            polled = (
+                Polled(heard)
+                if heard is not None
+                else await provider.poll(task.upstream_id, task.credential)
+            )
         except UpstreamError as exc:
             await self._poll_failed(task, provider, exc)
             return
@@ -93,7 +103,9 @@ class UpstreamPoller:
             )
         else:
             elapsed = (utcnow() - (task.started_at or task.created_at)).total_seconds()
-            low, _ = expected_window(task.mode, task.shape.duration, task.shape.resolution)
+            low, _ = expected_window(
+                task.mode, task.shape.duration, task.shape.resolution, task.model
+            )
             delay = next_poll_delay(
                 elapsed,
                 expected_low=low * config.expected_time_scale,
@@ -101,6 +113,8 @@ class UpstreamPoller:
                 max_interval=config.max_poll_interval,
                 hint=hint,
             )
+            if self.callbacks is not None and self.callbacks.expected(provider):
+                delay *= config.callback_poll_factor
         next_poll_at = utcnow() + timedelta(seconds=delay)
         await persist(
             lambda: self.store.reschedule(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from vidgate.catalog import scenario_for
+from vidgate.catalog import MODELS, scenario_for
 from vidgate.models import Mode
 
 __all__ = ["expected_window", "next_poll_delay"]
@@ -13,9 +13,16 @@ ELAPSED_FRACTION = 0.1
 """Poll no more often than every 10% of the time already spent, which bounds detection lag."""
 
 
-def expected_window(mode: str, duration: int, resolution: str) -> tuple[float, float]:
-    """Seed 000's typical time for such a job, in seconds (low, high)."""
-    low, high = scenario_for(Mode(mode), duration, resolution).typical_seconds
+def expected_window(
+    mode: str, duration: int, resolution: str, model: str | None = None
+) -> tuple[float, float]:
+    """The typical time of such a job, in seconds (low, high): the model's own figure where the
+    catalog has one, else the video.py client's."""
+    spec = MODELS.get(model or "")
+    if spec is not None and spec.typical_seconds is not None:
+        low, high = spec.typical_seconds
+    else:
+        low, high = scenario_for(Mode(mode), duration, resolution).typical_seconds
     return float(low), float(high)
 
 

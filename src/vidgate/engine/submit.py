@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vidgate.clock import utcnow
+from vidgate.engine.callbacks import UpstreamCallbacks
 from vidgate.engine.finish import Finisher
 from vidgate.engine.schedule import expected_window, next_poll_delay
 from vidgate.models import VideoRequest
@@ -43,16 +44,17 @@ def upstream_request(task: TaskRecord, public_url: Callable[[str], str]) -> Vide
     return request.model_copy(update=changes)
 
 
-def first_poll_at(task: TaskRecord, provider: UpstreamProvider) -> datetime:
-    """When to look at a just-accepted task first: about half its expected time from now."""
-    low, _ = expected_window(task.mode, task.shape.duration, task.shape.resolution)
+def first_poll_at(task: TaskRecord, provider: UpstreamProvider, factor: float = 1.0) -> datetime:
+    """When to look at a just-accepted task first: about half its expected time from now,
+    `factor` times later where a callback is expected."""
+    low, _ = expected_window(task.mode, task.shape.duration, task.shape.resolution, task.model)
     delay = next_poll_delay(
         0.0,
         expected_low=low * provider.config.expected_time_scale,
         interval=provider.config.poll_interval,
         max_interval=provider.config.max_poll_interval,
     )
-    return utcnow() + timedelta(seconds=delay)
+    return utcnow() + timedelta(seconds=delay * factor)
 
 
 class UpstreamSubmitter:
@@ -67,6 +69,7 @@ class UpstreamSubmitter:
         providers: dict[str, UpstreamProvider],
         routes: Callable[[str], list[str]],
         public_url: Callable[[str], str],
+        callbacks: UpstreamCallbacks | None = None,
     ) -> None:
         self.store = store
         self.finisher = finisher
@@ -75,6 +78,7 @@ class UpstreamSubmitter:
         self.providers = providers
         self.routes = routes
         self.public_url = public_url
+        self.callbacks = callbacks
 
     def _candidates(self, task: TaskRecord) -> list[str]:
         route = [name for name in self.routes(task.model) if name in self.providers]
@@ -95,8 +99,9 @@ class UpstreamSubmitter:
                 )
                 if busy:
                     continue
+                callback = self.callbacks.url_for(name, task.id) if self.callbacks else None
                 try:
-                    accepted = await provider.submit(request, task.shape)
+                    accepted = await provider.submit(request, task.shape, callback)
                 except UpstreamError as exc:
                     if exc.kind not in FAILOVER_KINDS:
                         await self.finisher.fail(task.id, exc.code, exc.message, worker=self.worker)
@@ -104,8 +109,12 @@ class UpstreamSubmitter:
                     log.info("task %s: %s refused the submit: %s", task.id, name, exc)
                     last = exc
                     continue
+                factor = provider.config.callback_poll_factor if callback else 1.0
                 pin = UpstreamAcceptance(
-                    name, accepted.upstream_id, accepted.credential, first_poll_at(task, provider)
+                    name,
+                    accepted.upstream_id,
+                    accepted.credential,
+                    first_poll_at(task, provider, factor),
                 )
                 recorded = await self.store.record_upstream(task.id, self.worker, pin)
                 if not recorded:

@@ -6,7 +6,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
+from vidgate.dialects import (
+    dashscope_outbound,
+    fal_outbound,
+    kik,
+    kling_outbound,
+    luma_outbound,
+    minimax_outbound,
+    native,
+    nebula,
+    openai,
+    replicate_outbound,
+    runway_outbound,
+    veo_outbound,
+)
 from vidgate.dialects.outbound import Outbound
 from vidgate.netguard import GuardedFetcher
 from vidgate.providers.base import Provider, ProviderLimits
@@ -22,6 +35,13 @@ DIALECTS: dict[str, Outbound] = {
     "native": native.OUTBOUND,
     "kik": kik.OUTBOUND,
     "nebula": nebula.OUTBOUND,
+    "runway": runway_outbound.OUTBOUND,
+    "luma": luma_outbound.OUTBOUND,
+    "fal": fal_outbound.OUTBOUND,
+    "replicate": replicate_outbound.OUTBOUND,
+    "kling": kling_outbound.OUTBOUND,
+    "minimax": minimax_outbound.OUTBOUND,
+    "veo": veo_outbound.OUTBOUND,
 }
 """The dialect an upstream speaks, by its kind; relays by their `dialect` setting."""
 

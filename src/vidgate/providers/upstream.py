@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from vidgate.catalog import Shape
 from vidgate.dialects.common import whole_number
-from vidgate.dialects.outbound import Call, Outbound
-from vidgate.errors import VidgateError
-from vidgate.models import Task, VideoRequest
+from vidgate.dialects.outbound import Call, ErrorFields, ErrorKind, Outbound
+from vidgate.errors import ApiError, VidgateError
+from vidgate.metrics import upstream_request
+from vidgate.models import Result, Status, Task, VideoRequest
 from vidgate.netguard import BlockedAddress, GuardedFetcher
 from vidgate.providers.base import ProviderError, ProviderLimits
 from vidgate.ratelimit import TokenBucket
 from vidgate.retry import poll_after, retry_after
 from vidgate.settings import ProviderConfig
 
-__all__ = ["Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
+__all__ = ["ErrorKind", "Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
 
-ErrorKind = Literal["throttled", "transient", "refused", "invalid"]
 CONNECTIONS = 32
 """Calls in flight to one upstream; more wait here, not in the HTTP pool, whose cost grows with
 the square of its queue."""
+MAX_REDIRECTS = 3
+MAX_INLINE_BYTES = 20 * 1024 * 1024
+"""The largest input sent inline, as a `data:` URL, to an API that does not fetch URLs."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,30 @@ class UpstreamProvider:
         """The call's path under the configured base URL, written as the API's SDKs write it."""
         return call.path.removeprefix(self.dialect.base_path)
 
+    def _error(self, status: int, fields: ErrorFields, headers: httpx.Headers) -> UpstreamError:
+        """An error answer as an UpstreamError of the kind the API's code or status calls for."""
+        code = fields.code or f"http_{status}"
+        message = fields.message or f"the upstream answered HTTP {status}"
+        kind = self.dialect.error_kind(status, code)
+        if kind is None:
+            if status == 429 or code.startswith("Throttling"):
+                kind = "throttled"
+            elif status >= 500 or status == 408:
+                kind = "transient"
+            elif status in (401, 403):
+                kind = "refused"
+            else:
+                kind = "invalid"
+        wait = retry_after(headers) if kind in ("throttled", "transient") else None
+        return UpstreamError(kind, code, message, wait)
+
     async def _call(self, call: Call, credential: str) -> tuple[Any, httpx.Response]:
         await self.bucket.acquire()
-        headers = {"Authorization": f"Bearer {self._key(credential)}", **call.headers}
+        with upstream_request(self.name):
+            return await self._send(call, credential)
+
+    async def _send(self, call: Call, credential: str) -> tuple[Any, httpx.Response]:
+        headers = {**self.dialect.auth_headers(self._key(credential)), **call.headers}
         try:
             async with self._slots:
                 response = await self._client.request(
@@ -133,28 +158,62 @@ class UpstreamProvider:
             if response.is_success:
                 raise _malformed("answer is malformed JSON") from None
         if response.is_success:
+            carried = self.dialect.answer_error(data)
+            if carried is not None:
+                raise self._error(response.status_code, carried, response.headers)
             return data, response
-        code, message, _ = self.dialect.error(data)
-        code = code or f"http_{response.status_code}"
-        message = message or f"the upstream answered HTTP {response.status_code}"
-        status = response.status_code
-        if status == 429 or code.startswith("Throttling"):
-            raise UpstreamError("throttled", code, message, retry_after(response.headers))
-        if status >= 500 or status == 408:
-            raise UpstreamError("transient", code, message, retry_after(response.headers))
-        if status in (401, 403):
-            raise UpstreamError("refused", code, message)
-        raise UpstreamError("invalid", code, message)
+        raise self._error(response.status_code, self.dialect.error(data), response.headers)
 
-    async def submit(self, request: VideoRequest, shape: Shape) -> Submitted:
+    async def _inline(self, request: VideoRequest) -> VideoRequest:
+        """The request with the inputs its API does not fetch turned into `data:` URLs."""
+        changes: dict[str, Any] = {}
+        for name in self.dialect.inline_inputs:
+            value = getattr(request, name)
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                changes[name] = await self._data_url(value)
+        return request.model_copy(update=changes) if changes else request
+
+    async def _data_url(self, url: str) -> str:
+        try:
+            response = await self.fetcher.open(url)
+        except BlockedAddress as exc:
+            raise UpstreamError("invalid", "input_unreachable", str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("transient", "input_unreachable", str(exc)) from exc
+        data = bytearray()
+        try:
+            if response.status_code != 200:
+                raise UpstreamError(
+                    "transient" if response.status_code >= 500 else "invalid",
+                    "input_unreachable",
+                    f"an input answered HTTP {response.status_code}",
+                )
+            async for chunk in response.aiter_bytes():
+                data.extend(chunk)
+                if len(data) > MAX_INLINE_BYTES:
+                    raise UpstreamError("invalid", "input_too_large", "an input is too large")
+        except httpx.HTTPError as exc:
+            raise UpstreamError("transient", "input_unreachable", str(exc)) from exc
+        finally:
+            await response.aclose()
+        kind = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+        return f"data:{kind};base64,{base64.b64encode(bytes(data)).decode()}"
+
+    async def submit(
+        self, request: VideoRequest, shape: Shape, callback_url: str | None = None
+    ) -> Submitted:
         """Create the task upstream, at the resolved `shape` (what was reserved), with the next
-        credential; the task is pinned to it."""
+        credential; the task is pinned to it. `callback_url` is vidgate's own route for the
+        upstream to call back; the client's callback is the gateway's to call, never sent."""
         credential = str(self._next_credential % len(self.credentials))
         self._next_credential += 1
-        # The callback is the gateway's to call, not the upstream's.
-        call = self.dialect.create(request.model_copy(update={"callback_url": None}), shape)
+        request = await self._inline(request.model_copy(update={"callback_url": callback_url}))
+        try:
+            call = self.dialect.create(request, shape)
+        except ApiError as exc:
+            raise UpstreamError("invalid", exc.code, exc.message) from exc
         data, _ = await self._call(call, credential)
-        upstream_id = self.dialect.submitted_id(data)
+        upstream_id = self.dialect.accepted_id(data, call)
         if not upstream_id:
             raise _malformed("answer has no task id")
         return Submitted(upstream_id, credential)
@@ -167,7 +226,27 @@ class UpstreamProvider:
             task = self.dialect.parse(data)
         except (VidgateError, ValidationError) as exc:
             raise _malformed(f"task cannot be read: {exc}") from exc
+        if task.status is Status.COMPLETED:
+            task = await self._locate_result(task, data, credential)
         return Polled(task, poll_after(response.headers))
+
+    async def _locate_result(self, task: Task, data: object, credential: str) -> Task:
+        """A completed task with its result URL, from the further call its API needs."""
+        follow = self.dialect.result_call(data)
+        if follow is None:
+            return task
+        answer, _ = await self._call(follow, credential)
+        url = self.dialect.result_location(answer)
+        if not url:
+            raise _malformed("result answer has no URL")
+        result = task.result or Result(video_url=url)
+        return task.model_copy(update={"result": result.model_copy(update={"video_url": url})})
+
+    async def fetch(self, call: Call, credential: str) -> Any:
+        """One further call of the dialect's own (a webhook secret lookup), with the credential
+        a task is pinned to; its JSON answer."""
+        data, _ = await self._call(call, credential)
+        return data
 
     async def cancel(self, upstream_id: str, credential: str) -> bool:
         """Stop the task upstream; False when the upstream refuses or cannot. An API without
@@ -192,32 +271,44 @@ class UpstreamProvider:
             return url
         return f"{self.config.base_url.rstrip('/')}{self._path(content)}"
 
-    async def download(
-        self, upstream_id: str, url: str | None, credential: str, dest: Path, max_bytes: int
-    ) -> int:
-        """Stream the result into `dest`, checking its length; returns the byte count."""
+    async def _open_result(
+        self, upstream_id: str, url: str | None, credential: str
+    ) -> httpx.Response:
+        auth = self.dialect.auth_headers(self._key(credential))
         content = self.dialect.content(upstream_id)
-        auth = {"Authorization": f"Bearer {self._key(credential)}"}
-        try:
-            if url and url.startswith(("http://", "https://")) and self._serves(url):
+        if url and url.startswith(("http://", "https://")):
+            request = self._client.build_request("GET", url)
+        elif content is not None:
+            request = self._client.build_request(
+                content.method, self._path(content), headers=content.headers
+            )
+        else:
+            raise UpstreamError("invalid", "result_unavailable", "no result URL")
+        for _ in range(MAX_REDIRECTS + 1):
+            if self._serves(str(request.url)):
                 # The provider's own origin is trusted as its base_url is, even on a private
                 # network the input guard refuses.
                 await self.bucket.acquire()
-                response = await self._client.send(
-                    self._client.build_request("GET", url, headers=auth), stream=True
-                )
-            elif url and url.startswith(("http://", "https://")):
-                response = await self.fetcher.open(url)
-            elif content is not None:
-                await self.bucket.acquire()
-                request = self._client.build_request(
-                    content.method,
-                    self._path(content),
-                    headers={**auth, **content.headers},
-                )
+                request.headers.update(auth)
                 response = await self._client.send(request, stream=True)
             else:
-                raise UpstreamError("invalid", "result_unavailable", "no result URL")
+                response = await self.fetcher.open(str(request.url))
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                return response
+            await response.aclose()
+            request = self._client.build_request("GET", request.url.join(location))
+        raise UpstreamError("invalid", "result_unavailable", "too many redirects")
+
+    async def download(
+        self, upstream_id: str, url: str | None, credential: str, dest: Path, max_bytes: int
+    ) -> int:
+        """Stream the result into `dest`, checking its length; returns the byte count.
+
+        The provider's key goes only to its own origin; redirects are followed, each hop to
+        another origin through the input guard."""
+        try:
+            response = await self._open_result(upstream_id, url, credential)
         except BlockedAddress as exc:
             raise UpstreamError("invalid", "result_unavailable", str(exc)) from exc
         except httpx.HTTPError as exc:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidgate import __version__
+from vidgate import __version__, logs
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
+from vidgate.server.fastread import FastReads, TaskReads
+from vidgate.server.metrics_http import install_metrics
 from vidgate.server.openapi import install_openapi
 from vidgate.server.routes import (
+    admin,
     dashscope,
     events,
     files,
@@ -23,6 +27,7 @@ from vidgate.server.routes import (
     native,
     nebula,
     openai,
+    upstream_callbacks,
     webhooks,
 )
 from vidgate.settings import Settings
@@ -33,20 +38,28 @@ __all__ = ["create_app"]
 class RequestId:
     """Tags every response with `x-request-id` (the client's, or a new one).
 
-    Routes read the same id as `request.state.request_id`, for bodies that carry it.
+    Routes read the same id as `request.state.request_id`, for bodies that carry it. New ids
+    are 32 hex digits: a random prefix drawn once per process, then a counter, so making one
+    costs no system call.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._prefix = secrets.token_hex(8)
+        self._count = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = next(
-            (v for k, v in scope["headers"] if k == b"x-request-id"), uuid.uuid4().hex.encode()
-        )
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value
+                break
+        else:
+            request_id = f"{self._prefix}{next(self._count):016x}".encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode("latin-1")
+        logs.bind(request_id=scope["state"]["request_id"])
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -83,11 +96,18 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
         version=__version__,
         summary="Asynchronous video-generation tasks behind one gateway.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app)
     app.router.routes.append(native.task_route)
     for module in (meta, native, events, webhooks, files, media, dashscope, kik, nebula, openai):
         app.include_router(module.router)
+    app.include_router(upstream_callbacks.router)
+    app.include_router(admin.router)
+    app.state.task_reads = TaskReads()
+    app.add_middleware(FastReads, reads=app.state.task_reads)
     app.add_middleware(RequestId)
+    install_metrics(app, config, lambda: app.state.services.keys)
     return app

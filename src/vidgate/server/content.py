@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import av
-from PIL import Image
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +24,10 @@ from vidgate.errors import ApiError, Conflict
 from vidgate.models import Status, Task
 from vidgate.server.blobresponse import blob_response
 from vidgate.service import Services
+
+if TYPE_CHECKING:
+    import av
+    from PIL import Image
 
 __all__ = ["VARIANTS", "Gone", "Variant", "content_response", "discard_content"]
 
@@ -68,6 +70,8 @@ def _pick(count: int, wanted: int) -> list[int]:
 
 
 def _frames(video: Path, indices: list[int]) -> list[Image.Image]:
+    import av
+
     wanted = set(indices)
     images: list[Image.Image] = []
     with av.open(str(video)) as container:
@@ -81,6 +85,9 @@ def _frames(video: Path, indices: list[int]) -> list[Image.Image]:
 
 
 def _render_preview(variant: str, video: Path, out: Path) -> None:
+    import av
+    from PIL import Image
+
     with av.open(str(video)) as container:
         count = _frame_count(container.streams.video[0])
     if variant == "thumbnail":

@@ -114,7 +114,9 @@ def dialect_route(shape: ErrorShape) -> type[APIRoute]:
                     return await handler(request)
                 except ApiError as exc:
                     message = public_message(exc.message)
-                    return shape(request, exc.status_code, exc.code, message, exc.param)
+                    answer = shape(request, exc.status_code, exc.code, message, exc.param)
+                    answer.headers.update(exc.headers)
+                    return answer
                 except RequestValidationError as exc:
                     param, message = _invalid(exc)
                     return shape(request, 400, "invalid_request", message, param)
@@ -160,7 +162,7 @@ def unknown_routes(router: APIRouter) -> None:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.param)
+    return error_response(exc.status_code, exc.code, exc.message, exc.param, exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from vidgate.dialects import dashscope
 from vidgate.dialects.native import EXTRA_FIELDS
 from vidgate.models import VideoRequest
+from vidgate.server.apidocs import install_docs
 
 __all__ = [
     "DASHSCOPE",
@@ -43,6 +44,7 @@ __all__ = [
     "install_openapi",
     "json_body",
     "multipart_body",
+    "plain_json_body",
 ]
 
 SECURITY_SCHEME = "bearer"
@@ -101,8 +103,9 @@ DESCRIPTIONS = {
     400: "The request is invalid; the field at fault is named.",
     401: "No API key, or an unknown or revoked one.",
     402: "The key's quota does not cover the request.",
-    403: "Refused: a bad media signature, or (DashScope) a synchronous call or no quota left.",
-    404: "No such task (or model) for this key.",
+    403: "Refused: a bad media signature, (DashScope) a synchronous call or no quota left, or "
+    "(admin API) a key that is not an admin key.",
+    404: "No such task (or model) for this key; in the admin API, no such key or task.",
     409: "A conflict: the task's state forbids it, or the idempotency key was reused.",
     410: "The file is gone or the link has expired.",
     413: "The request body or upload is too large.",
@@ -168,6 +171,16 @@ def json_body(model: type[BaseModel], **media: type[BaseModel]) -> dict[str, Any
     return {
         "requestBody": {"required": True, "content": content},
         "parameters": [IDEMPOTENCY],
+    }
+
+
+def plain_json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route whose body is JSON and takes no Idempotency-Key."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _schema_ref(model)}},
+        }
     }
 
 
@@ -394,7 +407,9 @@ def document(app: FastAPI) -> dict[str, Any]:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serve `document(app)` as the app's OpenAPI document (built once, on first request)."""
+    """Serve `document(app)` as the app's OpenAPI document (built once, on first request),
+    and the pages that show it (`/docs`, `/redoc`)."""
+    install_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vidgate.blobs import BlobStore
+from vidgate.service.admin import Admin
 from vidgate.service.characters import Characters
 from vidgate.service.files import Files
 from vidgate.service.keys import Keys
@@ -15,6 +16,7 @@ from vidgate.service.validation import request_fingerprint
 from vidgate.settings import Settings
 
 __all__ = [
+    "Admin",
     "Characters",
     "Files",
     "Keys",
@@ -41,3 +43,8 @@ class Services:
     def characters(self) -> Characters:
         """Characters of OpenAI's videos API, kept with the uploads."""
         return Characters(self.tasks.store, self.blobs)
+
+    @cached_property
+    def admin(self) -> Admin:
+        """The admin API's rules, over every key and task."""
+        return Admin(self.tasks.store, self.tasks)

@@ -34,9 +34,12 @@ class Presenter:
         URLs signed within one short window are identical, so clients and caches see one URL
         per task rather than a new one per read; the window rounds up, never cutting the TTL.
         """
+        return self.blobs.sign(blob, self.url_ttl, now=self.signing_window())
+
+    def signing_window(self) -> int:
+        """The start of the window URLs signed now are signed for: one URL per window."""
         bucket = max(1, min(MAX_SIGNING_BUCKET, self.url_ttl // 24))
-        start = math.ceil(self.blobs.clock() / bucket) * bucket
-        return self.blobs.sign(blob, self.url_ttl, now=start)
+        return math.ceil(self.blobs.clock() / bucket) * bucket
 
     def public_url(self, blob: str) -> str:
         return self.sign(blob).url
@@ -76,6 +79,7 @@ class Presenter:
             result=result,
             error=_public(record.error),
             usage=record.usage,
+            cost=record.cost if record.status.terminal else None,
             callback_url=record.callback_url,
             metadata=record.request.metadata,
         )

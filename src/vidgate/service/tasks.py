@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+from vidgate import metrics
 from vidgate.blobs import BlobStore
 from vidgate.catalog import ModelSpec, Shape, resolve_model, resolve_shape
 from vidgate.clock import utcnow
-from vidgate.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded
+from vidgate.errors import Conflict, InvalidRequest, NotFound, QuotaExceeded, RateLimited
 from vidgate.ids import new_task_id
 from vidgate.inputs import INPUT_FIELDS, InputFetcher
 from vidgate.models import Mode, Status, Task, TaskError, VideoRequest, detect_mode
@@ -23,7 +25,7 @@ from vidgate.providers.upstream import UpstreamError
 from vidgate.records import Event, NewTask, StoredInput, TaskQuery, TaskRecord, Transition
 from vidgate.service.presenting import Presenter
 from vidgate.service.validation import check_request, derive_seed
-from vidgate.store import QuotaShort, Store
+from vidgate.store import QuotaShort, Store, SubmitRateLimited
 
 __all__ = ["Page", "Tasks", "parse_status"]
 
@@ -83,6 +85,7 @@ class Tasks:
             if existing is not None:
                 return existing, False
         mode, spec, shape = await self.check(request)
+        price = self.providers.file.price(spec.id, shape.resolution)
         stored = await self._store_inputs(request)
         task = NewTask(
             id=new_task_id(),
@@ -94,11 +97,12 @@ class Tasks:
             shape=shape,
             seed=request.seed if request.seed is not None else derive_seed(request),
             inputs=stored,
-            reserved_seconds=float(shape.duration),
+            reserved_seconds=price.cost(shape.duration),
             created_at=utcnow(),
             callback_url=request.callback_url,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            price=price,
         )
         try:
             saved, created = await self.store.insert_task(task)
@@ -108,9 +112,17 @@ class Tasks:
             balance = key.balance if key is not None else 0.0
             reserved = key.reserved_seconds if key is not None else 0.0
             raise QuotaExceeded(
-                f"This task needs {shape.duration} s of video quota but the key has "
-                f"{balance or 0:.0f} s left ({reserved:.0f} s reserved by running tasks).",
+                f"This task needs {task.reserved_seconds:g} credits ({shape.duration} s of "
+                f"video) but the key has {balance or 0:g} left ({reserved:g} reserved by "
+                "running tasks).",
                 param="duration",
+            ) from None
+        except SubmitRateLimited as exc:
+            await self._discard(stored)
+            raise RateLimited(
+                "This key has made as many submits in the last minute as its limit allows; "
+                f"retry in {math.ceil(exc.retry_after)} s.",
+                retry_after=exc.retry_after,
             ) from None
         except BaseException:
             await self._discard(stored)
@@ -118,6 +130,8 @@ class Tasks:
         if not created:
             await self._discard(stored)
             self._check_fingerprint(saved, fingerprint)
+        else:
+            metrics.task_queued(saved)
         return self.presenter.task(saved), created
 
     async def check(self, request: VideoRequest) -> tuple[Mode, ModelSpec, Shape]:
@@ -247,6 +261,7 @@ class Tasks:
         change = Transition(expected, Status.CANCELLED, owner_id=owner_id, error=CANCELLED)
         changed = await self.store.transition(task_id, change)
         if changed is not None:
+            metrics.task_ended(changed)
             return self.presenter.task(changed)
         current = await self.get(owner_id, task_id)
         if current.status.terminal:

@@ -1,6 +1,12 @@
 """Durable state behind one interface: SQL (SQLite or PostgreSQL) or in memory."""
 
-from vidgate.store.base import QuotaShort, Store, StoreFull, StoreUnavailable
+from vidgate.store.base import (
+    QuotaShort,
+    Store,
+    StoreFull,
+    StoreUnavailable,
+    SubmitRateLimited,
+)
 from vidgate.store.memory import MemoryStore
 from vidgate.store.sql import SqlStore
 
@@ -11,6 +17,7 @@ __all__ = [
     "Store",
     "StoreFull",
     "StoreUnavailable",
+    "SubmitRateLimited",
     "open_store",
 ]
 

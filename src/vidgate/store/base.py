@@ -27,14 +27,18 @@ from typing import Protocol
 from vidgate.errors import VidgateError
 from vidgate.records import (
     AttemptReport,
+    AuditEntry,
     ClusterRecord,
     Delivery,
     Event,
     EventNotice,
     FileRecord,
+    KeyChange,
     KeyRecord,
     LedgerEntry,
     NewTask,
+    ProviderHealth,
+    TaskFilter,
     TaskQuery,
     TaskRecord,
     Transition,
@@ -42,6 +46,7 @@ from vidgate.records import (
 )
 
 __all__ = [
+    "AdminStore",
     "ClusterStore",
     "EventNotices",
     "FileStore",
@@ -53,6 +58,7 @@ __all__ = [
     "Store",
     "StoreFull",
     "StoreUnavailable",
+    "SubmitRateLimited",
     "TaskStore",
 ]
 
@@ -62,6 +68,14 @@ Listener = Callable[[Event], None]
 
 class QuotaShort(VidgateError):
     """The key has too little quota left to reserve a task's seconds."""
+
+
+class SubmitRateLimited(VidgateError):
+    """The key has made as many submits in the last minute as it may; nothing was stored."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"submit rate limited; retry after {retry_after:.1f} s")
+        self.retry_after = retry_after
 
 
 class StoreUnavailable(VidgateError):
@@ -99,6 +113,13 @@ class KeyStore(Protocol):
         """Give a key its webhook secret unless it has one; returns the secret in force."""
         ...
 
+    async def set_key_limits(
+        self, key_id: str, max_in_flight: int | None, max_submits_per_minute: int | None
+    ) -> KeyRecord | None:
+        """Set both of a key's limits (None: no limit); the key as it is now, or None when
+        there is no such key. Tasks already queued wait under the new limit."""
+        ...
+
 
 class TaskStore(Protocol):
     """Tasks: insert with a reservation, read, list, and compare-and-set transitions."""
@@ -108,7 +129,9 @@ class TaskStore(Protocol):
 
         Returns the task and whether it is new: an existing task of the same owner and
         idempotency key is returned instead of a second one. Raises QuotaShort, leaving
-        nothing behind, when the key cannot cover ``task.reserved_seconds``.
+        nothing behind, when the key cannot cover ``task.reserved_seconds``, and
+        SubmitRateLimited when the key already made ``max_submits_per_minute`` submits in the
+        60 s before ``task.created_at``.
         """
         ...
 
@@ -117,6 +140,12 @@ class TaskStore(Protocol):
         ...
 
     async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None: ...
+
+    async def task_version(self, task_id: str, owner_id: str) -> object | None:
+        """A token of the owner's task as stored now, read as cheaply as the backend can;
+        None when the owner has no such task. Two tokens are equal only if the task did
+        not change between the reads, so a reader can tell a cached rendering is current."""
+        ...
 
     async def find_tasks(
         self, owner_id: str, query: TaskQuery, *, limit: int, offset: int = 0
@@ -171,8 +200,13 @@ class LeaseStore(Protocol):
     async def claim(
         self, provider: str, worker: str, lease: timedelta, limit: int, max_attempts: int
     ) -> list[TaskRecord]:
-        """Lease up to ``limit`` runnable tasks of one provider, oldest first: queued ones,
-        and processing ones orphaned by a lapsed lease before an upstream accepted them."""
+        """Lease up to ``limit`` runnable tasks of one provider: queued ones, and processing
+        ones orphaned by a lapsed lease before an upstream accepted them.
+
+        Fair across keys: each key's runnable tasks are ranked oldest first, and a task's turn
+        is its rank plus the tasks its key already runs on this provider, so a key with one
+        task goes ahead of another key's backlog; ties go to the older task. A key at its
+        ``max_in_flight`` (counted over every provider) gets no more until one ends."""
         ...
 
     async def renew(self, task_id: str, worker: str, lease: timedelta) -> bool:
@@ -212,6 +246,11 @@ class LeaseStore(Protocol):
         failed_poll: bool,
     ) -> bool:
         """Release a polled task until its next poll, counting consecutive failed polls."""
+        ...
+
+    async def expedite_poll(self, task_id: str, at: datetime) -> bool:
+        """Bring a running upstream task's next poll forward to ``at`` (an upstream called
+        back); False when it is not such a task or its poll is due sooner already."""
         ...
 
     async def overdue(self, deadline: datetime, limit: int = 100) -> list[TaskRecord]:
@@ -289,7 +328,47 @@ class ClusterStore(Protocol):
         ...
 
 
-class Store(KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, ClusterStore, Protocol):
+class AdminStore(Protocol):
+    """What the admin API changes and reads across keys, and its audit log."""
+
+    async def change_key(self, key_id: str, change: KeyChange) -> KeyRecord | None:
+        """Apply ``change`` to an unrevoked key; the key as it is now, or None (changing
+        nothing) when there is no such unrevoked key."""
+        ...
+
+    async def record_audit(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        before: dict[str, object] | None,
+        after: dict[str, object] | None,
+    ) -> AuditEntry: ...
+
+    async def audit_log(
+        self, target: str | None = None, before_id: int | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first: of one target if given, with ids below ``before_id``."""
+        ...
+
+    async def last_audit_id(self) -> int:
+        """The highest audit entry id (0 for none): it changes with every admin action, so a
+        process that caches keys knows when to look again."""
+        ...
+
+    async def tasks_of_any(self, query: TaskFilter, *, limit: int) -> list[TaskRecord]:
+        """Up to ``limit`` matching tasks of every key, newest first."""
+        ...
+
+    async def provider_health(self, provider: str, since: datetime) -> ProviderHealth:
+        """A provider's queued and in-flight tasks now, and the tasks that ended there since
+        ``since``: how many completed and failed, and the last failure's error."""
+        ...
+
+
+class Store(
+    KeyStore, TaskStore, LeaseStore, OutboxStore, FileStore, ClusterStore, AdminStore, Protocol
+):
     """Everything vidgate keeps, behind one object per process."""
 
     listeners: list[Listener]

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import Counter
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
+from vidgate.pricing import settlement
 from vidgate.records import (
     AttemptReport,
+    AuditEntry,
     ClusterRecord,
     Delivery,
     DeliveryAttempt,
@@ -29,12 +32,15 @@ from vidgate.records import (
     Transition,
     UpstreamAcceptance,
 )
-from vidgate.store.base import Listener, QuotaShort
+from vidgate.store.base import Listener, QuotaShort, SubmitRateLimited
+from vidgate.store.fairness import fair_turns
+from vidgate.store.memory_admin import MemoryAdmin
 from vidgate.webhooks import event_type, wants_delivery
 
 __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
+RATE_WINDOW = timedelta(seconds=60)
 
 
 def _naive(moment: datetime) -> datetime:
@@ -59,7 +65,7 @@ def _given(new: T | None, old: T | None) -> T | None:
     return old if new is None else new
 
 
-class MemoryStore:
+class MemoryStore(MemoryAdmin):
     """Keys, tasks, events, deliveries and files in dicts; nothing survives the process."""
 
     def __init__(self) -> None:
@@ -74,6 +80,7 @@ class MemoryStore:
         self._purged: set[str] = set()
         self._cluster: ClusterRecord | None = None
         self._ids = itertools.count(1)
+        self._audit: list[AuditEntry] = []
 
     async def open(self) -> None:
         return None
@@ -105,6 +112,17 @@ class MemoryStore:
 
     async def ledger_for(self, key_id: str) -> list[LedgerEntry]:
         return [entry for entry in self._ledger if entry.key_id == key_id]
+
+    async def set_key_limits(
+        self, key_id: str, max_in_flight: int | None, max_submits_per_minute: int | None
+    ) -> KeyRecord | None:
+        key = self._keys.get(key_id)
+        if key is None:
+            return None
+        key = self._keys[key_id] = dataclasses.replace(
+            key, max_in_flight=max_in_flight, max_submits_per_minute=max_submits_per_minute
+        )
+        return key
 
     async def set_webhook_secret(self, key_id: str, secret: str) -> str:
         key = self._keys[key_id]
@@ -139,6 +157,7 @@ class MemoryStore:
         balance = key.balance
         if balance is not None and balance < task.reserved_seconds:
             raise QuotaShort
+        self._check_rate(key, task.created_at)
         self._keys[key.id] = dataclasses.replace(
             key, reserved_seconds=key.reserved_seconds + task.reserved_seconds
         )
@@ -148,11 +167,28 @@ class MemoryStore:
         self._announce([self._append_event(stored, task.created_at)])
         return stored, True
 
+    def _check_rate(self, key: KeyRecord, now: datetime) -> None:
+        limit = key.max_submits_per_minute
+        if limit is None:
+            return
+        since = now - RATE_WINDOW
+        recent = sorted(
+            (t.created_at for t in self._tasks.values() if t.owner_id == key.id),
+            reverse=True,
+        )
+        recent = [moment for moment in recent if moment > since]
+        if len(recent) >= limit:
+            wait = (recent[max(0, limit - 1)] + RATE_WINDOW - now).total_seconds()
+            raise SubmitRateLimited(max(wait, 0.001))
+
     async def task(self, task_id: str, owner_id: str | None = None) -> TaskRecord | None:
         task = self._tasks.get(task_id)
         if task is None or (owner_id is not None and task.owner_id != owner_id):
             return None
         return task
+
+    async def task_version(self, task_id: str, owner_id: str) -> object | None:
+        return await self.task(task_id, owner_id)
 
     async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None:
         return next(
@@ -204,17 +240,17 @@ class MemoryStore:
             task = dataclasses.replace(
                 task, finished_at=now, lease_owner=None, lease_expires_at=None
             )
-            self._close_reservation(task, change.settle_seconds, now)
+            task = self._close_reservation(task, change.settle_seconds, now)
         self._tasks[task_id] = task
         self._announce([self._append_event(task, now)])
         return task
 
     def _close_reservation(
         self, task: TaskRecord, settle_seconds: float | None, now: datetime
-    ) -> None:
+    ) -> TaskRecord:
         reserved = task.reserved_seconds
         settle = task.status is Status.COMPLETED
-        used = (settle_seconds if settle_seconds is not None else reserved) if settle else 0.0
+        used = settlement(task.price, reserved, settle_seconds) if settle else 0.0
         self._book(task, "settle" if settle else "refund", used if settle else reserved, now)
         key = self._keys[task.owner_id]
         self._keys[key.id] = dataclasses.replace(
@@ -222,6 +258,8 @@ class MemoryStore:
             reserved_seconds=key.reserved_seconds - reserved,
             used_seconds=key.used_seconds + used,
         )
+        billed = settle_seconds if settle else None
+        return dataclasses.replace(task, cost=used, billed_seconds=billed)
 
     async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
         task = self._tasks.get(task_id)
@@ -270,11 +308,7 @@ class MemoryStore:
     ) -> list[TaskRecord]:
         now = utcnow()
 
-        def runnable(task: TaskRecord) -> bool:
-            if task.provider != provider:
-                return False
-            if task.status is Status.QUEUED:
-                return True
+        def orphaned(task: TaskRecord) -> bool:
             return (
                 task.status is Status.PROCESSING
                 and task.upstream_id is None
@@ -283,9 +317,20 @@ class MemoryStore:
                 and task.attempts < max_attempts
             )
 
+        def runnable(task: TaskRecord) -> bool:
+            return task.provider == provider and (task.status is Status.QUEUED or orphaned(task))
+
+        holding = [
+            t for t in self._tasks.values() if t.status is Status.PROCESSING and not orphaned(t)
+        ]
+        here = Counter(t.owner_id for t in holding if t.provider == provider)
+        anywhere = Counter(t.owner_id for t in holding)
+        caps = {key.id: key.max_in_flight for key in self._keys.values()}
+
         claimed: list[TaskRecord] = []
         events: list[Event] = []
-        for task in sorted(filter(runnable, self._tasks.values()), key=lambda t: t.id)[:limit]:
+        waiting = filter(runnable, self._tasks.values())
+        for task in fair_turns(waiting, here, anywhere, caps, limit):
             was_queued = task.status is Status.QUEUED
             task = self._tasks[task.id] = dataclasses.replace(
                 task,
@@ -402,6 +447,18 @@ class MemoryStore:
             if upstream_status is not None
             else task.upstream_status,
         )
+
+    async def expedite_poll(self, task_id: str, at: datetime) -> bool:
+        task = self._tasks.get(task_id)
+        if (
+            task is None
+            or task.status is not Status.PROCESSING
+            or task.upstream_id is None
+            or (task.next_poll_at is not None and task.next_poll_at <= at)
+        ):
+            return False
+        self._tasks[task_id] = dataclasses.replace(task, next_poll_at=at)
+        return True
 
     async def overdue(self, deadline: datetime, limit: int = 100) -> list[TaskRecord]:
         return [

@@ -11,11 +11,12 @@ from __future__ import annotations
 from vidgate.testing.app import API_BASES, DIALECTS, create_app
 from vidgate.testing.clock import ManualClock
 from vidgate.testing.counters import Counters
-from vidgate.testing.errors import STYLES, ErrorStyle
+from vidgate.testing.errors import ErrorStyle
 from vidgate.testing.faults import API_ROUTES, ROUTE_KINDS, Faults, SubmitFailure, TaskFailure
 from vidgate.testing.media import sample_video
 from vidgate.testing.server import FakeUpstream
 from vidgate.testing.state import Dialect, FakeState
+from vidgate.testing.styles import STYLES
 from vidgate.testing.tasks import FakeTask, Phase, Timing
 
 __all__ = [

@@ -10,7 +10,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from vidgate.testing import dashscope, kik, native, nebula, openai
+from vidgate.testing import (
+    dashscope,
+    fal,
+    kik,
+    kling,
+    luma,
+    minimax,
+    native,
+    nebula,
+    openai,
+    replicate,
+    runway,
+    veo,
+)
 from vidgate.testing.endpoint import route
 from vidgate.testing.results import RESULTS_PATH, check_link, oss_error, serve_bytes
 from vidgate.testing.state import FakeState
@@ -23,6 +36,13 @@ ROUTES: Mapping[str, Callable[[FakeState], list[BaseRoute]]] = {
     "native": native.routes,
     "kik": kik.routes,
     "nebula": nebula.routes,
+    "runway": runway.routes,
+    "luma": luma.routes,
+    "fal": fal.routes,
+    "replicate": replicate.routes,
+    "kling": kling.routes,
+    "minimax": minimax.routes,
+    "veo": veo.routes,
 }
 DIALECTS = tuple(ROUTES)
 API_BASES: Mapping[str, str] = {
@@ -31,6 +51,13 @@ API_BASES: Mapping[str, str] = {
     "native": "",
     "kik": "",
     "nebula": "",
+    "runway": runway.API_BASE,
+    "luma": luma.API_BASE,
+    "fal": fal.API_BASE,
+    "replicate": replicate.API_BASE,
+    "kling": kling.API_BASE,
+    "minimax": minimax.API_BASE,
+    "veo": veo.API_BASE,
 }
 """What each dialect's clients append to the server URL to get their base URL."""
 COUNTERS_PATH = "/_fake/counters"

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from vidgate.dialects.common import require_object
 from vidgate.errors import ApiError, InvalidRequest
+from vidgate.testing.credentials import KEY_READERS
 from vidgate.testing.errors import retry_after_header
 from vidgate.testing.state import FakeState
 
@@ -24,9 +25,13 @@ Handler = Callable[[Request, str], Awaitable[Response]]
 TICK = 0.02
 
 
-def bearer_key(request: Request) -> str | None:
+AUTH_SCHEMES = {"fal": "key"}
+"""The `Authorization` scheme of each dialect that does not use `Bearer`."""
+
+
+def bearer_key(request: Request, expected: str = "bearer") -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    if scheme.lower() != expected:
         return None
     return token.strip() or None
 
@@ -105,12 +110,16 @@ async def _answer(
         early = await _request_faults(state, request)
         if early is not None:
             return early
-    key = bearer_key(request)
-    if auth:
+    reader = KEY_READERS.get(state.dialect)
+    if reader is not None:
+        key, problem = reader(request, state)
+    else:
+        key = bearer_key(request, AUTH_SCHEMES.get(state.dialect, "bearer"))
         problem = state.key_problem(key)
-        if problem is not None:
-            code, missing, wrong = style.unauthorized
-            return style.response(401, code, missing if problem == "missing" else wrong)
+    if auth and problem is not None:
+        code, missing, wrong = style.unauthorized
+        status = style.unauthorized_status[problem != "missing"]
+        return style.response(status, code, missing if problem == "missing" else wrong)
     if kind == "submit":
         failure = faults.take_submit_failure()
         if failure is not None:

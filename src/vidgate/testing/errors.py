@@ -42,6 +42,10 @@ class ErrorStyle:
     """The failure a task reports when none is named."""
     translate: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     """vidgate error codes → this dialect's (status, code), for invalid requests."""
+    errors_ok: bool = False
+    unauthorized_status: tuple[int, int] = (401, 401)
+    """The HTTP status of a missing key and of a wrong one."""
+    """Answer every error with HTTP 200, the error only in the body (MiniMax)."""
 
     def response(
         self,
@@ -53,7 +57,9 @@ class ErrorStyle:
         headers: Mapping[str, str] | None = None,
     ) -> JSONResponse:
         return JSONResponse(
-            self.render(status, code, message, param), status_code=status, headers=headers
+            self.render(status, code, message, param),
+            status_code=200 if self.errors_ok else status,
+            headers=headers,
         )
 
     def api_error(self, exc: ApiError) -> JSONResponse:
@@ -219,10 +225,104 @@ NEBULA = ErrorStyle(
     },
     task_failure=("400", "Prompt contains inappropriate content"),
 )
+
+
+def _message_only(status: int, code: str, message: str, param: str | None) -> dict[str, Any]:
+    return {"error": message, "code": code}
+
+
+def _detail(status: int, code: str, message: str, param: str | None) -> dict[str, Any]:
+    return {"detail": message}
+
+
+def _problem(status: int, code: str, message: str, param: str | None) -> dict[str, Any]:
+    return {"title": code, "detail": message, "status": status}
+
+
+HOSTED_UNAUTHORIZED = ("unauthorized", "Missing authentication.", "Invalid API key.")
+RUNWAY = ErrorStyle(
+    render=_message_only,
+    unauthorized=HOSTED_UNAUTHORIZED,
+    throttled=("TOO_MANY_REQUESTS", "You have exceeded the rate limit."),
+    server_error=("INTERNAL", "An unexpected error occurred."),
+    not_found=("NOT_FOUND", "Task not found."),
+    submit_errors={
+        "INVALID_ARGUMENT": (400, "Invalid request."),
+        "SAFETY.INPUT.TEXT": (400, "The prompt did not pass content moderation."),
+        "INSUFFICIENT_CREDITS": (400, "You do not have enough credits to run this task."),
+        "TOO_MANY_REQUESTS": (429, "You have exceeded the rate limit."),
+        "INTERNAL": (500, "An unexpected error occurred."),
+    },
+    task_errors={
+        "SAFETY.INPUT.TEXT": "The prompt did not pass content moderation.",
+        "SAFETY.OUTPUT.VIDEO": "The output did not pass content moderation.",
+        "INTERNAL.BAD_OUTPUT.CODE01": "An unexpected error occurred.",
+    },
+    task_failure=("INTERNAL.BAD_OUTPUT.CODE01", "An unexpected error occurred."),
+)
+LUMA = ErrorStyle(
+    render=_detail,
+    unauthorized=HOSTED_UNAUTHORIZED,
+    throttled=("rate_limited", "Too many requests"),
+    server_error=("internal_error", "Internal server error"),
+    not_found=("not_found", "Generation not found"),
+    submit_errors={
+        "content_moderation": (400, "Prompt failed moderation"),
+        "insufficient_credits": (402, "Insufficient credits"),
+        "rate_limited": (429, "Too many concurrent generations"),
+    },
+    task_errors={
+        "content_moderation": "Prompt failed content moderation",
+        "generation_failed": "Generation failed",
+    },
+    task_failure=("generation_failed", "Generation failed"),
+)
+FAL = ErrorStyle(
+    render=_detail,
+    unauthorized=HOSTED_UNAUTHORIZED,
+    throttled=("rate_limited", "Too many requests"),
+    server_error=("internal_error", "Internal Server Error"),
+    not_found=("not_found", "Request not found"),
+    submit_errors={
+        "content_policy_violation": (422, "The content could not be processed."),
+        "insufficient_balance": (403, "User is locked. Reason: Exhausted balance."),
+        "rate_limited": (429, "Too many requests"),
+    },
+    task_errors={
+        "content_policy_violation": "The content could not be processed.",
+        "internal_error": "Internal Server Error",
+    },
+    task_failure=("internal_error", "Internal Server Error"),
+)
+REPLICATE = ErrorStyle(
+    render=_problem,
+    unauthorized=(
+        "Unauthenticated",
+        "You did not pass an authentication token",
+        "You did not pass a valid authentication token",
+    ),
+    throttled=("Request was throttled", "Request was throttled. Expected available in 1 second."),
+    server_error=("Internal server error", "An unexpected error occurred."),
+    not_found=("Not found", "The requested resource could not be found."),
+    submit_errors={
+        "Invalid input": (422, "Invalid input."),
+        "Insufficient credit": (402, "You have insufficient credit to run this model."),
+        "Request was throttled": (429, "Request was throttled."),
+    },
+    task_errors={
+        "content_flagged": "The input or output was flagged as sensitive (E005).",
+        "prediction_failed": "Prediction failed.",
+    },
+    task_failure=("prediction_failed", "Prediction failed."),
+)
 STYLES: Mapping[str, ErrorStyle] = {
     "dashscope": DASHSCOPE,
     "openai": OPENAI,
     "native": NATIVE,
     "kik": KIK,
     "nebula": NEBULA,
+    "runway": RUNWAY,
+    "luma": LUMA,
+    "fal": FAL,
+    "replicate": REPLICATE,
 }

@@ -1,4 +1,4 @@
-"""A fake kik relay (seed 003): `/video/v1/tasks`, ms timestamps, `data[{url}]`, `error`."""
+"""A fake kik relay: `/video/v1/tasks`, ms timestamps, `data[{url}]`, `error`."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from vidgate.testing.state import FakeState
 __all__ = ["CANCELLABLE", "routes"]
 
 CANCELLABLE = frozenset({Status.QUEUED, Status.PROCESSING})
-"""kik cancels pending and running tasks alike (seed 003's status flow)."""
+"""kik cancels pending and running tasks alike (the kik relay format's status flow)."""
 
 
 def routes(state: FakeState) -> list[BaseRoute]:
-    """Create, query and cancel, as seed 003 documents them."""
+    """Create, query and cancel, as the kik relay format documents them."""
     style = state.style
 
     def missing() -> Response:

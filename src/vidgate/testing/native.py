@@ -1,4 +1,4 @@
-"""A fake native (seed 002) gateway: `/v1/tasks`, its sync wait, long-poll, cancel and list."""
+"""A fake WaveAPI-style native gateway: `/v1/tasks`, its sync wait, long-poll, cancel and list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A fake nebula relay (seed 004): `/v1/video/generations`, `url` or a separate download."""
+"""A fake nebula relay: `/v1/video/generations`, `url` or a separate download."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from vidgate.testing.tasks import FakeTask
 __all__ = ["DOWNLOAD_ONLY_PREFIX", "routes"]
 
 DOWNLOAD_ONLY_PREFIX = "sora"
-"""Models whose results have no `url`: fetch `GET …/{task_id}/content` instead (seed 004)."""
+"""Models whose results have no `url`: fetch `GET …/{task_id}/content` instead."""
 
 
 def _download_only(task: FakeTask) -> bool:
@@ -27,7 +27,7 @@ def _download_only(task: FakeTask) -> bool:
 
 
 def routes(state: FakeState) -> list[BaseRoute]:
-    """Submit, query and download, as seed 004 documents them."""
+    """Submit, query and download, as the nebula relay format documents them."""
     style = state.style
 
     def missing() -> Response:

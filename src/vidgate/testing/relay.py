@@ -13,7 +13,7 @@ __all__ = ["accept"]
 
 
 def accept(state: FakeState, key: str, body: dict[str, Any], task_id: str) -> FakeTask:
-    """Parse a flat create body (seed 002's shape), check its model, and accept the task."""
+    """Parse a flat create body (the native shape), check its model, and accept the task."""
     video = native.parse_create(body)
     if state.models is not None and video.model not in state.models:
         raise InvalidRequest(

@@ -23,15 +23,29 @@ from vidgate.models import (
     detect_mode,
 )
 from vidgate.testing.counters import Counters
-from vidgate.testing.errors import STYLES, ErrorStyle
+from vidgate.testing.errors import ErrorStyle
 from vidgate.testing.faults import Faults
 from vidgate.testing.media import sample_video
 from vidgate.testing.results import result_url
+from vidgate.testing.styles import STYLES
 from vidgate.testing.tasks import FakeTask, Timing, requested_shape
 
 __all__ = ["DAY", "Dialect", "FakeState"]
 
-Dialect = Literal["dashscope", "openai", "native", "kik", "nebula"]
+Dialect = Literal[
+    "dashscope",
+    "openai",
+    "native",
+    "kik",
+    "nebula",
+    "runway",
+    "luma",
+    "fal",
+    "replicate",
+    "kling",
+    "minimax",
+    "veo",
+]
 DAY = 24 * 3600.0
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi")
 INPUT_VIDEO_SECONDS = 5.0

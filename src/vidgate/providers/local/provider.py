@@ -9,7 +9,6 @@ from pathlib import Path
 
 from vidgate.errors import public_message
 from vidgate.providers.base import Job, ProviderError, ProviderLimits, Rendered, ReportProgress
-from vidgate.providers.local.render import render_video
 from vidgate.providers.local.spec import RenderCancelled, RenderSpec
 
 __all__ = ["LocalProvider", "spec_for"]
@@ -53,6 +52,8 @@ class LocalProvider:
         )
 
     async def run(self, job: Job, out_path: Path, report: ReportProgress) -> Rendered:
+        from vidgate.providers.local.render import render_video
+
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         updates: asyncio.Queue[int | None] = asyncio.Queue()

@@ -84,7 +84,7 @@ async def image2video(request: Request, caller: Caller) -> Response:
 
 @tasks.get("/tasks/{task_id}")
 async def get_task(request: Request, caller: Caller, task_id: str) -> JSONResponse:
-    """The task as seed 001 shows it; `UNKNOWN` for an id this key does not own."""
+    """The task as the DashScope task API shows it; `UNKNOWN` for an id this key does not own."""
     services = services_of(request)
     request_id = request_id_of(request)
     try:

@@ -1,4 +1,4 @@
-"""The kik relay's video API (seed 003): create, query and cancel under `/video/v1/tasks`."""
+"""The kik relay's video API: create, query and cancel under `/video/v1/tasks`."""
 
 from __future__ import annotations
 

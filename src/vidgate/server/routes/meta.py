@@ -56,19 +56,24 @@ async def list_models(request: Request, caller: Caller) -> JSONResponse:
 
 @router.get("/v1/account", tags=["meta"], responses=errors(NATIVE, 401, 503))
 async def account(request: Request, caller: Caller) -> JSONResponse:
-    """The key's quota in seconds of output video: balance, reserved and used."""
+    """The key's quota in credits (one credit is one second of output video unless the
+    operator set prices): balance, reserved and used; and its limits."""
     services = services_of(request)
     found = await services.keys.account(caller.id)
     return JSONResponse(
         {
             "key_id": found.id,
             "name": found.name,
-            "unit": "seconds",
+            "unit": "credits",
             "quota": found.quota_seconds,
             "balance": found.balance,
             "reserved": found.reserved_seconds,
             "used": found.used_seconds,
             "unlimited": found.quota_seconds is None,
+            "limits": {
+                "max_in_flight": found.max_in_flight,
+                "max_submits_per_minute": found.max_submits_per_minute,
+            },
             "webhook_secret": await services.keys.webhook_secret(caller.id),
         }
     )

@@ -1,4 +1,4 @@
-"""The native task API (seed 002): create, read, long-poll, sync wait, cancel and list."""
+"""The WaveAPI-style native task API: create, read, long-poll, sync wait, cancel and list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The nebula relay's video API (seed 004): create, query and download the video."""
+"""The nebula relay's video API: create, query and download the video."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def get_task(request: Request, caller: Caller, task_id: str) -> JSONRespon
     responses=binary("video/mp4", description="The video.") | errors(NEBULA, 404, 409),
 )
 async def get_content(request: Request, caller: Caller, task_id: str) -> Response:
-    """The finished video itself (the download call seed 004 names for Sora 2)."""
+    """The finished video itself (the download call the nebula relay format names for Sora 2)."""
     services = services_of(request)
     task = await services.tasks.get(caller.id, task_id)
     return await content_response(services, task, "video", request)

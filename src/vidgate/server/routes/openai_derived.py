@@ -11,13 +11,10 @@ sends to the API's own remix, edit or extension route. Any other video is derive
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from typing import Any
 
 from fastapi import Request
-from PIL import Image
 from starlette.datastructures import UploadFile
 
 from vidgate.catalog import DEFAULT_MODELS, SIZES
@@ -39,14 +36,11 @@ VACE_FUNCTIONS = {"edit": "video_edit", "extend": "video_extension"}
 VERBS = {"remix": "remixed", "edit": "edited", "extend": "extended"}
 
 
-def _white_mask() -> str:
-    """A white PNG as a data URL: an edit's mask that selects the whole frame."""
-    buffer = io.BytesIO()
-    Image.new("L", (16, 16), 255).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-FULL_FRAME = _white_mask()
+FULL_FRAME = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAAAAAA6mKC9AAAAEUlEQVR4nGP8z4AKmBhGtAAAIBABH5AWUzYAAAAASUVORK5CYII="
+)
+"""A white 16x16 PNG as a data URL: an edit's mask that selects the whole frame."""
 
 
 async def read_derivation(

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, select, update
 
 from vidgate.records import TaskRecord
 from vidgate.store.sql.database import Connectionlike, Database
+from vidgate.store.sql.rawread import RawReads
 from vidgate.store.sql.rows import task_from
 from vidgate.store.sql.tables import tasks
 
@@ -45,6 +46,7 @@ class SqlConcern:
     """A base for the store's parts; each part holds the queries of one concern."""
 
     db: Database
+    raw: RawReads
 
     @staticmethod
     async def _task(conn: Connectionlike, task_id: str) -> TaskRecord | None:

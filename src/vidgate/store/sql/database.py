@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from vidgate.clock import utcnow
 from vidgate.records import Event
@@ -18,13 +17,18 @@ from vidgate.store.sql.inline import InlineConnection, InlineEngine
 from vidgate.store.sql.migrate import upgrade
 from vidgate.store.sql.notify import CHANNEL, NoticeListener, notice_payload
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 __all__ = ["Connectionlike", "Database", "store_error"]
 
-Connectionlike = AsyncConnection | InlineConnection
+# SQLAlchemy's asyncio extension (and the ORM it imports) loads only for PostgreSQL.
+Connectionlike: TypeAlias = "AsyncConnection | InlineConnection"
 
-# PostgreSQL advisory lock keys (64-bit, chosen once): one for migrating, one for events.
+# PostgreSQL advisory lock keys (64-bit, chosen once): migrating, events, claiming tasks.
 MIGRATION_LOCK = 0x76696467_6D696772  # "vidgmigr"
 EVENT_LOCK = 0x76696467_6576656E  # "vidgeven"
+CLAIM_LOCK = 0x76696467_636C6169  # "vidgclai"
 _WRITTEN = "vidgate_events"
 _EVENT_LOCKED = "vidgate_event_lock"
 NOTIFY_EVENTS = text(
@@ -100,6 +104,8 @@ class Database:
             self._write = InlineEngine(url, immediate=True)
             self._read = InlineEngine(url, immediate=False)
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             # Pre-ping: a pooled connection the server dropped (a restart, a failover) is
             # replaced on checkout instead of failing the next query.
             self._write = create_async_engine(
@@ -164,11 +170,20 @@ class Database:
         """A LISTEN connection of its own for every node's events; None on SQLite."""
         if self._sqlite:
             return None
+        return NoticeListener(self.asyncpg_args())
+
+    @property
+    def sqlite(self) -> bool:
+        return self._sqlite
+
+    def asyncpg_args(self) -> dict[str, Any]:
+        """What `asyncpg.connect` takes to reach this PostgreSQL database."""
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
         engine = self._write
         assert isinstance(engine, AsyncEngine)
         _, params = engine.dialect.create_connect_args(engine.url)
-        args = {k: v for k, v in params.items() if k not in _NOT_FOR_ASYNCPG}
-        return NoticeListener(args)
+        return {k: v for k, v in params.items() if k not in _NOT_FOR_ASYNCPG}
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connectionlike]:
@@ -209,6 +224,13 @@ class Database:
             return
         await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_LOCK})")
         conn.info[_EVENT_LOCKED] = True
+
+    async def before_claim(self, conn: Connectionlike) -> None:
+        """Let one transaction at a time choose tasks to claim, so each sees what the others
+        claimed (keys' tasks in flight) when it chooses. SQLite has one writer at a time; on
+        PostgreSQL an advisory lock, taken before any row lock."""
+        if not self._sqlite:
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})")
 
     @staticmethod
     def announce(conn: Connectionlike, event: Event) -> None:

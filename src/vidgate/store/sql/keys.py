@@ -55,3 +55,17 @@ class SqlKeys(SqlConcern):
                 select(api_keys.c.webhook_secret).where(api_keys.c.id == key_id)
             )
             return str(result.scalar_one())
+
+    async def set_key_limits(
+        self, key_id: str, max_in_flight: int | None, max_submits_per_minute: int | None
+    ) -> KeyRecord | None:
+        async with self.db.writing() as conn:
+            changed = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id)
+                .values(max_in_flight=max_in_flight, max_submits_per_minute=max_submits_per_minute)
+            )
+            if changed.rowcount != 1:
+                return None
+            result = await conn.execute(select(api_keys).where(api_keys.c.id == key_id))
+            return key_from(result.mappings().one())

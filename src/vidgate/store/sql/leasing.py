@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, update
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
@@ -15,7 +15,7 @@ from vidgate.store.sql.concern import SqlConcern, lease_due
 from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
 from vidgate.store.sql.rows import task_from
-from vidgate.store.sql.tables import tasks
+from vidgate.store.sql.tables import api_keys, tasks
 
 __all__ = ["SqlLeases"]
 
@@ -28,6 +28,55 @@ def _held_by(task_id: str, worker: str) -> list[ColumnElement[bool]]:
         tasks.c.status == Status.PROCESSING.value,
         tasks.c.lease_owner == worker,
     ]
+
+
+def _fair_turns(
+    provider: str, runnable: ColumnElement[bool], orphaned: ColumnElement[bool], limit: int
+) -> Any:
+    """Up to ``limit`` runnable tasks of a provider in fair turns (see ``LeaseStore.claim``):
+    (id, status) rows, skipping keys at their ``max_in_flight``."""
+    holding = and_(tasks.c.status == Status.PROCESSING.value, not_(orphaned))
+    waiting = (
+        select(
+            tasks.c.id,
+            tasks.c.status,
+            tasks.c.owner_id,
+            func.row_number()
+            .over(partition_by=tasks.c.owner_id, order_by=tasks.c.id)
+            .label("turn"),
+        )
+        .where(tasks.c.provider == provider, runnable)
+        .subquery("waiting")
+    )
+    here = (
+        select(tasks.c.owner_id, func.count().label("running"))
+        .where(tasks.c.provider == provider, holding)
+        .group_by(tasks.c.owner_id)
+        .subquery("here")
+    )
+    anywhere = (
+        select(tasks.c.owner_id, func.count().label("running"))
+        .where(holding)
+        .group_by(tasks.c.owner_id)
+        .subquery("anywhere")
+    )
+    turn = waiting.c.turn + func.coalesce(here.c.running, 0)
+    return (
+        select(waiting.c.id, waiting.c.status)
+        .select_from(
+            waiting.join(api_keys, api_keys.c.id == waiting.c.owner_id)
+            .outerjoin(here, here.c.owner_id == waiting.c.owner_id)
+            .outerjoin(anywhere, anywhere.c.owner_id == waiting.c.owner_id)
+        )
+        .where(
+            or_(
+                api_keys.c.max_in_flight.is_(None),
+                waiting.c.turn + func.coalesce(anywhere.c.running, 0) <= api_keys.c.max_in_flight,
+            )
+        )
+        .order_by(turn, waiting.c.id)
+        .limit(limit)
+    )
 
 
 class SqlLeases(SqlConcern):
@@ -50,24 +99,27 @@ class SqlLeases(SqlConcern):
         limit: int,
         max_attempts: int,
     ) -> list[TaskRecord]:
-        runnable = or_(
-            tasks.c.status == Status.QUEUED.value,
-            and_(
-                tasks.c.status == Status.PROCESSING.value,
-                tasks.c.upstream_id.is_(None),
-                tasks.c.lease_expires_at < now,
-                tasks.c.attempts < max_attempts,
-            ),
+        orphaned = and_(
+            tasks.c.status == Status.PROCESSING.value,
+            tasks.c.upstream_id.is_(None),
+            tasks.c.lease_expires_at < now,
+            tasks.c.attempts < max_attempts,
         )
+        runnable = or_(tasks.c.status == Status.QUEUED.value, orphaned)
+        await self.db.before_claim(conn)
         claimed: list[TaskRecord] = []
-        result = await conn.execute(
-            select(tasks.c.id, tasks.c.status)
-            .where(tasks.c.provider == provider, runnable)
-            .order_by(tasks.c.id)
-            .limit(limit)
+        turns = (await conn.execute(_fair_turns(provider, runnable, orphaned, limit))).all()
+        if not turns:
+            return claimed
+        free = await conn.execute(
+            select(tasks.c.id)
+            .where(tasks.c.id.in_([row[0] for row in turns]), runnable)
             .with_for_update(skip_locked=True)
         )
-        for task_id, status in result.all():
+        unlocked = {row[0] for row in free.all()}
+        for task_id, status in turns:
+            if task_id not in unlocked:
+                continue
             changed = await conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, runnable)
@@ -201,6 +253,20 @@ class SqlLeases(SqlConcern):
         async with self.db.writing() as conn:
             result = await conn.execute(
                 update(tasks).where(*_held_by(task_id, worker)).values(**values)
+            )
+            return bool(result.rowcount == 1)
+
+    async def expedite_poll(self, task_id: str, at: datetime) -> bool:
+        async with self.db.writing() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.upstream_id.is_not(None),
+                    or_(tasks.c.next_poll_at.is_(None), tasks.c.next_poll_at > at),
+                )
+                .values(next_poll_at=at)
             )
             return bool(result.rowcount == 1)
 

@@ -104,7 +104,8 @@ class NoticeListener:
             return
         conn.remove_termination_listener(self._lost)
         try:
-            await asyncio.wait_for(conn.close(), PING_TIMEOUT)
+            async with asyncio.timeout(PING_TIMEOUT):
+                await conn.close()
         except Exception:
             conn.terminate()
         except BaseException:
@@ -128,7 +129,8 @@ class NoticeListener:
     async def next(self, timeout: float) -> EventNotice | None:
         """The next notice (see `store.base.EventNotices`); pings the server when quiet."""
         try:
-            item = await asyncio.wait_for(self._heard.get(), timeout)
+            async with asyncio.timeout(timeout):
+                item = await self._heard.get()
         except TimeoutError:
             await self._ping()
             return None
@@ -142,7 +144,8 @@ class NoticeListener:
         if conn is None or conn.is_closed():
             raise StoreUnavailable("The event listener's connection is closed.")
         try:
-            await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_TIMEOUT)
+            async with asyncio.timeout(PING_TIMEOUT):
+                await conn.fetchval("SELECT 1")
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             with contextlib.suppress(Exception):
                 conn.terminate()

@@ -8,7 +8,9 @@ from typing import Any, cast
 
 from vidgate.catalog import Shape
 from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
+from vidgate.pricing import UNIT_PRICE, Price
 from vidgate.records import (
+    AuditEntry,
     Delivery,
     DeliveryAttempt,
     DeliveryOutcome,
@@ -25,6 +27,7 @@ from vidgate.records import (
 )
 
 __all__ = [
+    "audit_from",
     "delivery_from",
     "event_from",
     "file_from",
@@ -32,6 +35,8 @@ __all__ = [
     "key_from",
     "key_values",
     "ledger_from",
+    "price_from",
+    "price_values",
     "result_values",
     "state_values",
     "task_from",
@@ -54,6 +59,9 @@ def key_values(key: KeyRecord) -> dict[str, Any]:
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
         "webhook_secret": key.webhook_secret,
+        "max_in_flight": key.max_in_flight,
+        "max_submits_per_minute": key.max_submits_per_minute,
+        "admin": key.admin,
     }
 
 
@@ -69,6 +77,9 @@ def key_from(row: Row) -> KeyRecord:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         webhook_secret=row["webhook_secret"],
+        max_in_flight=row["max_in_flight"],
+        max_submits_per_minute=row["max_submits_per_minute"],
+        admin=bool(row["admin"]),
     )
 
 
@@ -108,10 +119,22 @@ def task_values(task: NewTask) -> dict[str, Any]:
         "callback_url": task.callback_url,
         "idempotency_key": task.idempotency_key,
         "request_hash": task.request_hash,
+        "price": price_values(task.price),
         "attempts": 0,
         "created_at": task.created_at,
         "updated_at": task.created_at,
     }
+
+
+def price_values(price: Price) -> dict[str, float]:
+    return {"per_second": price.per_second, "per_task": price.per_task}
+
+
+def price_from(stored: Mapping[str, Any] | None) -> Price:
+    """A task's accepted price; tasks stored before prices were kept cost one credit a second."""
+    if not stored:
+        return UNIT_PRICE
+    return Price(per_second=float(stored["per_second"]), per_task=float(stored["per_task"]))
 
 
 def _inputs_from(stored: Mapping[str, Iterable[Mapping[str, Any]]]) -> tuple[StoredInput, ...]:
@@ -208,6 +231,9 @@ def task_from(row: Row) -> TaskRecord:
         poll_failures=row["poll_failures"],
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],
+        price=price_from(row["price"]),
+        billed_seconds=row["billed_seconds"],
+        cost=row["cost"],
     )
 
 
@@ -316,4 +342,16 @@ def ledger_from(row: Row) -> LedgerEntry:
         phase=row["phase"],
         seconds=row["seconds"],
         created_at=row["created_at"],
+    )
+
+
+def audit_from(row: Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        created_at=row["created_at"],
+        before=row["before"],
+        after=row["after"],
     )

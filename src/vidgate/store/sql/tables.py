@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -16,10 +17,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
     "api_keys",
+    "audit_log",
     "cluster",
     "deliveries",
     "delivery_attempts",
@@ -45,6 +48,9 @@ api_keys = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("revoked_at", DateTime(), nullable=True),
     Column("webhook_secret", String(80), nullable=True),
+    Column("admin", Boolean, nullable=False, default=False, server_default=false()),
+    Column("max_in_flight", Integer, nullable=True),
+    Column("max_submits_per_minute", Integer, nullable=True),
 )
 
 tasks = Table(
@@ -78,11 +84,15 @@ tasks = Table(
     Column("started_at", DateTime(), nullable=True),
     Column("finished_at", DateTime(), nullable=True),
     Column("results_purged_at", DateTime(), nullable=True),
+    Column("price", JSON, nullable=True),
+    Column("billed_seconds", Float, nullable=True),
+    Column("cost", Float, nullable=True),
     UniqueConstraint("owner_id", "idempotency_key", name="uq_tasks_idempotency"),
     Index("ix_tasks_owner_id", "owner_id", "id"),
     Index("ix_tasks_claim", "status", "lease_expires_at"),
     Index("ix_tasks_poll", "status", "next_poll_at"),
     Index("ix_tasks_retention", "results_purged_at", "finished_at"),
+    Index("ix_tasks_owner_created", "owner_id", "created_at"),
 )
 
 events = Table(
@@ -168,3 +178,17 @@ cluster = Table(
     Column("created_at", DateTime(), nullable=False),
 )
 """One row: what every node sharing the database must agree on, written by the first."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(80), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Index("ix_audit_log_target", "target", "id"),
+)
+"""Every admin action: who (a key id, or `cli`), what, to which key or task, and when."""

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from vidgate.clock import utcnow
 from vidgate.models import TERMINAL, Status
+from vidgate.pricing import settlement
 from vidgate.records import NewTask, TaskQuery, TaskRecord, Transition
-from vidgate.store.base import QuotaShort
+from vidgate.store.base import QuotaShort, SubmitRateLimited
 from vidgate.store.sql.concern import SqlConcern
 from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
@@ -32,6 +35,28 @@ TASK_OF_OWNER = select(tasks).where(
 )
 INSERT_TASK = insert(tasks)
 INSERT_LEDGER = insert(ledger)
+_BALANCE = api_keys.c.quota_seconds - api_keys.c.used_seconds - api_keys.c.reserved_seconds
+RESERVE = (
+    update(api_keys)
+    .where(
+        api_keys.c.id == bindparam("owner_id"),
+        or_(api_keys.c.quota_seconds.is_(None), bindparam("needed") <= _BALANCE),
+    )
+    .values(reserved_seconds=api_keys.c.reserved_seconds + bindparam("adding"))
+    .returning(api_keys.c.max_submits_per_minute)
+)
+"""Reserve `needed` (= `adding`) seconds of the key's quota, unless that would overdraw it,
+and read the key's submit rate limit in the same statement. Built once: the statements of a
+submit are the same every time, only their values differ."""
+RATE_WINDOW = timedelta(seconds=60)
+UNSET_COLUMNS: dict[str, Any] = {
+    column.name: column.default.arg
+    if isinstance(column.default, ScalarElementColumnDefault)
+    else None
+    for column in tasks.c
+}
+"""A task row's values before the insert sets any: so the record of a task just inserted
+is built from what was inserted, without reading the row back."""
 
 
 def _naive(moment: datetime) -> datetime:
@@ -62,8 +87,10 @@ class SqlTasks(SqlConcern):
                 existing = await self._by_idempotency(conn, task.owner_id, task.idempotency_key)
                 if existing is not None:
                     return existing, False
-                await self._reserve(conn, task.owner_id, task.reserved_seconds)
-                await conn.execute(INSERT_TASK, task_values(task))
+                limit = await self._reserve(conn, task.owner_id, task.reserved_seconds)
+                await self._check_rate(conn, task.owner_id, task.created_at, limit)
+                inserted = task_values(task)
+                await conn.execute(INSERT_TASK, inserted)
                 await conn.execute(
                     INSERT_LEDGER,
                     {
@@ -75,8 +102,7 @@ class SqlTasks(SqlConcern):
                         "created_at": task.created_at,
                     },
                 )
-                stored = await self._task(conn, task.id)
-                assert stored is not None
+                stored = task_from({**UNSET_COLUMNS, **inserted})
                 await append_event(self.db, conn, stored, task.created_at)
                 return stored, True
         except IntegrityError:
@@ -89,18 +115,36 @@ class SqlTasks(SqlConcern):
             return existing, False
 
     @staticmethod
-    async def _reserve(conn: Connectionlike, owner_id: str, seconds: float) -> None:
-        balance = api_keys.c.quota_seconds - api_keys.c.used_seconds - api_keys.c.reserved_seconds
+    async def _reserve(conn: Connectionlike, owner_id: str, seconds: float) -> int | None:
+        """Reserve the seconds (QuotaShort if the key has too few); the key's submit limit."""
         reserved = await conn.execute(
-            update(api_keys)
-            .where(
-                api_keys.c.id == owner_id,
-                or_(api_keys.c.quota_seconds.is_(None), balance >= seconds),
-            )
-            .values(reserved_seconds=api_keys.c.reserved_seconds + seconds)
+            RESERVE, {"owner_id": owner_id, "needed": seconds, "adding": seconds}
         )
-        if reserved.rowcount != 1:
+        row = reserved.first()
+        if row is None:
             raise QuotaShort
+        limit: int | None = row[0]
+        return limit
+
+    @staticmethod
+    async def _check_rate(
+        conn: Connectionlike, owner_id: str, now: datetime, limit: int | None
+    ) -> None:
+        """Raise SubmitRateLimited when the key is at its submit rate `limit`. It runs after
+        the reservation, whose update holds the key's row, so racing submits count each other."""
+        if limit is None:
+            return
+        recent = await conn.execute(
+            select(tasks.c.created_at)
+            .where(tasks.c.owner_id == owner_id, tasks.c.created_at > now - RATE_WINDOW)
+            .order_by(tasks.c.created_at.desc())
+            .offset(max(0, limit - 1))
+            .limit(1)
+        )
+        oldest_counted = recent.scalar_one_or_none()
+        if oldest_counted is not None:
+            wait = (oldest_counted + RATE_WINDOW - now).total_seconds()
+            raise SubmitRateLimited(max(wait, 0.001))
 
     @staticmethod
     async def _by_idempotency(
@@ -178,17 +222,22 @@ class SqlTasks(SqlConcern):
             task = await self._task(conn, task_id)
             assert task is not None
             if to.terminal:
-                await self._close_reservation(conn, task, change.settle_seconds, now)
+                task = await self._close_reservation(conn, task, change.settle_seconds, now)
             await append_event(self.db, conn, task, now)
             return task
 
     @staticmethod
     async def _close_reservation(
         conn: Connectionlike, task: TaskRecord, settle_seconds: float | None, now: datetime
-    ) -> None:
+    ) -> TaskRecord:
+        """Settle or refund the task's reservation; the task with its cost recorded."""
         reserved = task.reserved_seconds
         settle = task.status is Status.COMPLETED
-        used = (settle_seconds if settle_seconds is not None else reserved) if settle else 0.0
+        used = settlement(task.price, reserved, settle_seconds) if settle else 0.0
+        billed = settle_seconds if settle else None
+        await conn.execute(
+            update(tasks).where(tasks.c.id == task.id).values(cost=used, billed_seconds=billed)
+        )
         await conn.execute(
             INSERT_LEDGER,
             {
@@ -208,6 +257,7 @@ class SqlTasks(SqlConcern):
                 used_seconds=api_keys.c.used_seconds + used,
             )
         )
+        return dataclasses.replace(task, cost=used, billed_seconds=billed)
 
     async def set_progress(self, task_id: str, worker: str, progress: int) -> bool:
         now = utcnow()

@@ -1,0 +1,113 @@
+"""Idle RSS: the resident memory of a gateway process that does not render.
+
+What it measures: `VmRSS` (Linux /proc/PID/status) of `vidgate serve --no-access-log` once it
+answers `GET /healthz` ("after start") and again after one authenticated submit and one read
+of that task ("after one request"), in three configurations started by this script:
+
+- the baseline: a bare Starlette app on uvicorn (the same server stack, nothing of vidgate);
+- API only: `VIDGATE_RUN_ENGINE=false`;
+- the engine on, with every model routed to an upstream (no local renderer route), whose
+  base URL refuses connections, so the submitted task never reaches a renderer.
+
+Neither gateway configuration should import PyAV, NumPy, Pillow or Alembic: they load only in
+a process that renders, cuts previews, probes an uploaded input or migrates its database.
+
+Target: API only, after one request, `<= 70 MB`, reported as PASS or MISS. Usage:
+
+    .venv/bin/python bench/idle_rss.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import httpx
+
+from harness import (
+    Column,
+    Gateway,
+    Process,
+    Processes,
+    bounded,
+    load_note,
+    process_memory_kib,
+    table,
+    verdict,
+)
+
+TARGET_MB = 70.0
+TASK_BODY = {"prompt": "A cat running across a meadow", "duration": 2, "resolution": "480P"}
+UPSTREAM_ONLY = """[providers.up]
+kind = "dashscope"
+base_url = "http://127.0.0.1:9/api/v1"
+api_key = "sk-bench"
+
+[routes]
+default = ["up"]
+"""
+SETTLE_S = 0.5
+
+
+def rss_mb(process: Process) -> float:
+    """The process's resident set size in MB (10^6 bytes), after a short settle."""
+    time.sleep(SETTLE_S)
+    return process_memory_kib(process.pid)["VmRSS"] * 1024 / 1e6
+
+
+def one_request(gateway: Gateway) -> None:
+    """One submit and one read of the task it made."""
+    with gateway.client() as client:
+        made = client.post("/v1/tasks", json=TASK_BODY)
+        made.raise_for_status()
+        client.get(f"/v1/tasks/{made.json()['task_id']}").raise_for_status()
+
+
+def main() -> int:
+    print(f"VmRSS of one process each, MB (10^6 bytes); {load_note()}", flush=True)
+    rows: list[tuple[str, float, float]] = []
+    with bounded(120), Processes("vidgate-bench-rss-") as processes:
+        bare = processes.bare("bare", b'{"ok": true}')
+        started = rss_mb(bare)
+        httpx.get(bare.url + "/v1/tasks/x").raise_for_status()
+        rows.append(("bare Starlette on uvicorn", started, rss_mb(bare)))
+        processes.stop(bare)
+
+        api = processes.gateway("gateway-api-only", run_engine=False)
+        started = rss_mb(api)
+        one_request(api)
+        rows.append(("gateway, VIDGATE_RUN_ENGINE=false", started, rss_mb(api)))
+        processes.stop(api)
+
+        config = processes.workdir / "upstream-only.toml"
+        config.write_text(UPSTREAM_ONLY)
+        engine = processes.gateway("gateway-engine", run_engine=True, config=config)
+        started = rss_mb(engine)
+        one_request(engine)
+        rows.append(("gateway, engine on, upstream routes only", started, rss_mb(engine)))
+        processes.stop(engine)
+
+    baseline = rows[0][2]
+    columns = [
+        Column("process", 42, "<"),
+        Column("after start", 12),
+        Column("after 1 request", 16),
+        Column("x baseline", 11),
+    ]
+    cells = [
+        [name, f"{start:.1f}", f"{after:.1f}", f"{after / baseline:.2f}"]
+        for name, start, after in rows
+    ]
+    print("\n".join(table(columns, cells)))
+    api_after = rows[1][2]
+    print(
+        f"API-only RSS after one request = {api_after:.1f} MB "
+        f"(baseline {baseline:.1f} MB, {api_after / baseline:.2f}x; target <= {TARGET_MB:g} MB) "
+        f"{verdict(api_after <= TARGET_MB)}"
+    )
+    print(load_note(after=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
