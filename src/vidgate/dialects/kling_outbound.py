@@ -105,11 +105,13 @@ def _image(value: str) -> str:
 
 class KlingOutbound(Outbound):
     """Kling: text2video with an aspect ratio, image2video from the image (and an end frame);
-    720P is the `std` mode and 1080P `pro`. Kling has no cancel."""
+    720P is the `std` mode and 1080P `pro`. Kling has no cancel. Its `callback_url` receives
+    the task's data object, unsigned, when the task's status changes."""
 
     name = "kling"
     status = STATUS
     base_path = ""
+    callback_field = "callback_url"
 
     def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
         mode = detect_mode(request)
@@ -127,6 +129,8 @@ class KlingOutbound(Outbound):
         }
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
+        if request.callback_url:
+            body["callback_url"] = request.callback_url
         if mode is Mode.T2V:
             ratio = shape.ratio if shape else (request.ratio or "16:9")
             if ratio not in ASPECT_RATIOS:

@@ -66,10 +66,12 @@ def base_error(data: object) -> ErrorFields | None:
 
 class MiniMaxOutbound(Outbound):
     """MiniMax: text-to-video, or image-to-video from `first_frame_image`; `resolution` and
-    `duration` as given. MiniMax has no cancel."""
+    `duration` as given. MiniMax has no cancel. Its `callback_url` is first sent a
+    `{"challenge": …}` to echo, then the query answer, unsigned, at each status change."""
 
     name = "minimax"
     status = STATUS
+    callback_field = "callback_url"
 
     def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
         mode = detect_mode(request)
@@ -86,6 +88,8 @@ class MiniMaxOutbound(Outbound):
                 body["last_frame_image"] = request.last_frame_url
         elif mode is not Mode.T2V:
             raise InvalidRequest(f"MiniMax has no {mode.value} mode.", param="mode")
+        if request.callback_url:
+            body["callback_url"] = request.callback_url
         return Call("POST", CREATE_PATH, body)
 
     def submitted_id(self, data: object) -> str | None:

@@ -3,7 +3,8 @@
 vidgate gives each upstream task its own callback URL, with a token only vidgate can make. A
 callback the provider signs (Replicate, fal) and that checks out carries the task's outcome,
 which the next poll takes instead of asking the upstream; any other callback only brings that
-poll forward. Polling stays the safety net, slower while a callback is expected."""
+poll forward. MiniMax first checks its URL with a `{"challenge": …}`, echoed back to it.
+Polling stays the safety net, slower while a callback is expected."""
 
 from __future__ import annotations
 
@@ -41,14 +42,19 @@ PIN_WAIT = 3.0
 """Seconds a callback waits for its task's submit to be recorded."""
 REFETCH_AFTER = 30.0
 """A signature that fails with cached keys refetches them, at most this often."""
+CHALLENGE_KINDS = frozenset({"minimax"})
+"""Provider kinds that check a callback URL first by asking for a challenge to be echoed."""
+MAX_CHALLENGE = 1024
 
 
 @dataclass(frozen=True)
 class CallbackOutcome:
-    """What the callback route answers: an HTTP status and a short word."""
+    """What the callback route answers: an HTTP status and a short word, or the challenge
+    to echo back to an upstream that is checking its callback URL."""
 
     status: int
     outcome: str
+    challenge: str | None = None
 
 
 class UpstreamCallbacks:
@@ -110,6 +116,11 @@ class UpstreamCallbacks:
             return CallbackOutcome(404, "unknown")
         if self._limited(f"{name}/{task_id}"):
             return CallbackOutcome(429, "rate_limited")
+        if provider.config.kind in CHALLENGE_KINDS:
+            challenge = _challenge(body)
+            if challenge is not None:
+                # Sent while the submit is still in flight: answered before the task is read.
+                return CallbackOutcome(200, "challenge", challenge)
         task = await self._pinned(task_id)
         if (
             task is None
@@ -232,6 +243,16 @@ class UpstreamCallbacks:
         except ValueError:
             return False
         return _fal_task(upstream_id, data if isinstance(data, dict) else {})
+
+
+def _challenge(body: bytes) -> str | None:
+    """The value of a `{"challenge": "…"}` body, or None for any other body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("challenge") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_CHALLENGE else None
 
 
 def _fal_task(upstream_id: str, data: dict[str, Any]) -> Task:

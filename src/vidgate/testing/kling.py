@@ -1,5 +1,6 @@
 """A fake Kling API: `text2video` and `image2video`, each read back at its own path, behind a
-JWT bearer that the fake verifies (see `credentials.kling_key`)."""
+JWT bearer that the fake verifies (see `credentials.kling_key`), with `callback_url` (the
+task's data object POSTed, unsigned, when it ends)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from vidgate.dialects.common import millis
 from vidgate.dialects.kling_outbound import ASPECT_RATIOS, MODES, STATUS
 from vidgate.errors import InvalidRequest
 from vidgate.models import Status, VideoRequest
+from vidgate.testing.callbacks import send_when_done
 from vidgate.testing.endpoint import Handler, base_url, read_json, route
 from vidgate.testing.state import FakeState
 from vidgate.testing.tasks import FakeTask
@@ -73,8 +75,8 @@ def _accept(state: FakeState, key: str, body: dict[str, Any], kind: str) -> Fake
     return task
 
 
-def _task_data(state: FakeState, task: FakeTask, request: Request) -> dict[str, Any]:
-    view = state.view(task, base_url(request))
+def _task_data(state: FakeState, task: FakeTask, base: str) -> dict[str, Any]:
+    view = state.view(task, base)
     data: dict[str, Any] = {
         "task_id": task.task_id,
         "task_status": STATUS.wire(view.status)
@@ -111,7 +113,14 @@ def routes(state: FakeState) -> list[BaseRoute]:
 
     def create(kind: str) -> Handler:
         async def endpoint(request: Request, key: str) -> Response:
-            task = _accept(state, key, await read_json(request), kind)
+            body = await read_json(request)
+            callback = body.get("callback_url")
+            if callback is not None and not isinstance(callback, str):
+                raise InvalidRequest("callback_url must be a URL.", param="callback_url")
+            task = _accept(state, key, body, kind)
+            if callback:
+                base = base_url(request)
+                send_when_done(state, task, callback, lambda: _task_data(state, task, base))
             return _answer(
                 {
                     "task_id": task.task_id,
@@ -130,7 +139,7 @@ def routes(state: FakeState) -> list[BaseRoute]:
             if task is None or task.extra.get("kind") != kind:
                 code, message = style.not_found
                 return style.response(404, code, message)
-            data = _task_data(state, task, request)
+            data = _task_data(state, task, base_url(request))
             word = state.faults.take_unknown()
             if word is not None:
                 data["task_status"] = word

@@ -16,7 +16,8 @@ router = APIRouter(tags=["upstream callbacks"])
 async def upstream_callback(
     request: Request, provider: str, task_id: str, token: str
 ) -> JSONResponse:
-    """A provider's word that a task ended: checked, then acted on by the engine."""
+    """A provider's word that a task ended: checked, then acted on by the engine. A MiniMax
+    `{"challenge": …}` to a valid URL is echoed back as `{"challenge": …}`."""
     limit = request.app.state.runtime.settings.max_body_bytes
     body = await request.body()
     if len(body) > limit:
@@ -24,4 +25,6 @@ async def upstream_callback(
     callbacks: UpstreamCallbacks = request.app.state.runtime.engine.callbacks
     headers = {name.lower(): value for name, value in request.headers.items()}
     outcome = await callbacks.receive(provider, task_id, token, headers, body)
+    if outcome.challenge is not None:
+        return JSONResponse({"challenge": outcome.challenge}, status_code=outcome.status)
     return JSONResponse({"outcome": outcome.outcome}, status_code=outcome.status)
