@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
+NODE_CLIENTS := tests/node/node_modules/.package-lock.json
 
 .PHONY: serve check lint test bench lock
 
@@ -25,7 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
-test: $(STAMP)
+# The official Node.js clients the tests drive, from tests/node/package-lock.json.
+$(NODE_CLIENTS): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+
+test: $(STAMP) $(NODE_CLIENTS)
 	$(BIN)/pytest
 
 check: lint test
