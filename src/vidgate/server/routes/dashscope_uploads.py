@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from vidgate.blobs import load_secret
 from vidgate.dialects import dashscope_uploads as policy
 from vidgate.dialects.common import whole_number
 from vidgate.errors import InvalidRequest, PayloadTooLarge
@@ -34,8 +33,8 @@ router = APIRouter(tags=["dashscope"], route_class=ROUTE_CLASS)
 
 
 def _secret(request: Request) -> bytes:
-    settings = services_of(request).settings
-    return load_secret(settings.data_dir, settings.secret_key)
+    """The gateway's signing secret, which also signs upload policies."""
+    return services_of(request).blobs.signer.secret
 
 
 @router.get("/api/v1/uploads", responses=errors(DASHSCOPE, 400, 401, 503))
