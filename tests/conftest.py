@@ -24,7 +24,8 @@ from vidgate.service.keys import create_key
 from vidgate.settings import Settings
 from vidgate.store import open_store
 
-pytest_plugins = ["upstreams", "postgres", "seaweed"]  # fixtures; servers start only when asked for
+# Fixtures only; the servers behind them start when a test asks for one.
+pytest_plugins = ["upstreams", "postgres", "seaweed", "stores"]
 
 
 def free_port() -> int:

@@ -4,10 +4,10 @@ The cluster is started once per session from the server binaries (`initdb`, `pos
 durability switched off, listens on 127.0.0.1 at a free port, and is removed at the end.
 PostgreSQL refuses to run as root, so under root the server runs as the `postgres` user.
 
-A test module uses the fixtures with `pytest_plugins = ["postgres"]`. They are not in a
-conftest.py under tests/unit or tests/integration: pytest imports every conftest.py as the
-module `conftest`, and the last one imported would hide tests/conftest.py from the test
-modules that say `from conftest import ...`.
+tests/conftest.py registers this module as a plugin, so every test can ask for the fixtures;
+the cluster starts only when one does. They are not in a conftest.py under tests/unit or
+tests/integration: pytest imports every conftest.py as the module `conftest`, and the last one
+imported would hide tests/conftest.py from the test modules that say `from conftest import ...`.
 """
 
 from __future__ import annotations

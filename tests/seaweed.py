@@ -5,8 +5,8 @@ One server runs per session; it accepts any credentials. It takes over 15 s to s
 SIGTERM, so it is ended with SIGKILL. Each test gets a fresh bucket and prefix from
 `s3_blob_url`.
 
-A test module uses the fixtures with `pytest_plugins = ["seaweed"]` (see tests/postgres.py
-for why they are not in a conftest.py).
+tests/conftest.py registers this module as a plugin; SeaweedFS starts only when a test asks
+for it (see tests/postgres.py for why the fixtures are not in a conftest.py).
 """
 
 from __future__ import annotations

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from vidgate.clock import utcnow
 from vidgate.records import ClusterRecord
-from vidgate.store import MemoryStore, SqlStore, Store
-
-pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    """Opens another handle on one empty database (for memory, the one store itself)."""
-    if request.param == "memory":
-        shared = MemoryStore()
-        return lambda: shared
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    return lambda: SqlStore(url)
+from vidgate.store import Store
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,33 +17,11 @@ from vidgate.models import Mode, Status, TaskError, VideoRequest
 from vidgate.pricing import UNIT_PRICE, Price
 from vidgate.records import NewTask, TaskQuery, Transition
 from vidgate.service.keys import create_key
-from vidgate.store import MemoryStore, SqlStore, Store, SubmitRateLimited
-
-pytest_plugins = ["postgres"]
+from vidgate.store import Store, SubmitRateLimited
 
 SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 LEASE = timedelta(seconds=30)
 ERROR = TaskError(code="failed", message="failed")
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    if request.param == "memory":
-        shared = MemoryStore()
-        return lambda: shared
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    return lambda: SqlStore(url)
-
-
-@pytest.fixture
-async def store(open_backend: Callable[[], Store]) -> AsyncIterator[Store]:
-    opened = open_backend()
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def new_task(owner: str, price: Price = UNIT_PRICE, **changes: Any) -> NewTask:

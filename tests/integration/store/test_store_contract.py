@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,34 +25,10 @@ from vidgate.records import (
     UpstreamAcceptance,
 )
 from vidgate.service.keys import create_key
-from vidgate.store import MemoryStore, QuotaShort, SqlStore, Store
+from vidgate.store import QuotaShort, Store
 
-pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
-
-BACKENDS = ["sqlite", "postgres", "memory"]
 SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=BACKENDS)
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    """Opens another handle on one empty database (for memory, the one store itself)."""
-    if request.param == "memory":
-        shared = MemoryStore()
-        return lambda: shared
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    return lambda: SqlStore(url)
-
-
-@pytest.fixture
-async def store(open_backend: Callable[[], Store]) -> AsyncIterator[Store]:
-    opened = open_backend()
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def new_task(owner: str, seconds: float = 5.0, **changes: Any) -> NewTask:

@@ -3,11 +3,7 @@ kept; an unfinished or foreign task is left as it is."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from vidgate.catalog import Shape
 from vidgate.clock import utcnow
@@ -15,26 +11,10 @@ from vidgate.ids import new_task_id
 from vidgate.models import Mode, Status, VideoRequest
 from vidgate.records import NewTask, TaskQuery, Transition
 from vidgate.service.keys import create_key
-from vidgate.store import MemoryStore, SqlStore, Store
-
-pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
+from vidgate.store import Store
 
 SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "memory":
-        opened = MemoryStore()
-    elif request.param == "postgres":
-        opened = SqlStore(request.getfixturevalue("postgres_url"))
-    else:
-        opened = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 async def queued(store: Store, owner: str) -> str:

@@ -4,7 +4,6 @@ handle on the same database changes it, and None for another owner's or an unkno
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,24 +13,9 @@ from vidgate.ids import new_task_id
 from vidgate.models import Mode, Status, VideoRequest
 from vidgate.records import NewTask, Transition
 from vidgate.service.keys import create_key
-from vidgate.store import MemoryStore, SqlStore, Store
-
-pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
+from vidgate.store import Store
 
 SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    """Opens another handle on one empty database (for memory, the one store itself)."""
-    if request.param == "memory":
-        shared = MemoryStore()
-        return lambda: shared
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    return lambda: SqlStore(url)
 
 
 @pytest.fixture
