@@ -147,13 +147,11 @@ class BlobStore(abc.ABC):
         """A file on this machine with the blob's bytes, to read and not to change;
         FileNotFoundError when there is none."""
 
-    def local_path(self, blob_id: str) -> Path | None:
-        """The file the blob lives in when it lives on this machine's disk, else None."""
-        return None
-
     @abc.abstractmethod
-    def stream(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes ``start`` up to ``end`` (exclusive) of a blob, in chunks."""
+    async def open_range(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` up to ``end`` (exclusive) of a blob, in chunks, from a read begun
+        before this returns: a blob deleted afterwards still reads whole. FileNotFoundError
+        when there is none."""
 
     async def presign(self, blob_id: str, ttl: int) -> str | None:
         """A URL of the object store itself that reads the blob for ``ttl`` s; None where the

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from vidgate.blobs.base import BlobInfo, BlobStore, check_blob_id
 from vidgate.blobs.signing import UrlSigner
@@ -43,9 +44,6 @@ class LocalBlobStore(BlobStore):
     def path(self, blob_id: str) -> Path:
         check_blob_id(blob_id)
         return self.root / hashlib.sha256(blob_id.encode()).hexdigest()[:2] / blob_id
-
-    def local_path(self, blob_id: str) -> Path:
-        return self.path(blob_id)
 
     def _commit(self, staged: Path, blob_id: str) -> int:
         target = self.path(blob_id)
@@ -90,8 +88,12 @@ class LocalBlobStore(BlobStore):
             raise FileNotFoundError(f"no blob {blob_id!r}")
         return path
 
-    async def stream(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def open_range(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self.path(blob_id).open, "rb")
+        return self._read_range(handle, start, end)
+
+    @staticmethod
+    async def _read_range(handle: BinaryIO, start: int, end: int) -> AsyncIterator[bytes]:
         try:
             handle.seek(start)
             left = end - start

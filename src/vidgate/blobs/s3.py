@@ -17,11 +17,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import S3Store
+
+if TYPE_CHECKING:
+    from obstore import GetResult
 
 from vidgate.blobs.base import BlobInfo, BlobStore, BlobsUnavailable, check_blob_id
 from vidgate.blobs.signing import UrlSigner
@@ -244,14 +248,17 @@ class S3BlobStore(BlobStore):
                 path.unlink(missing_ok=True)
                 total -= size
 
-    async def stream(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def open_range(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
         if end <= start:
-            return
-        found = await obstore.get_async(
-            self.store, self.key(blob_id), options={"range": (start, end)}
-        )
-        async for chunk in found.stream(min_chunk_size=CHUNK):
-            yield bytes(chunk)
+            return _no_bytes()
+        try:
+            with _unavailable("to read a blob"):
+                found = await obstore.get_async(
+                    self.store, self.key(blob_id), options={"range": (start, end)}
+                )
+        except MISSING:
+            raise FileNotFoundError(f"no blob {blob_id!r}") from None
+        return _chunks(found)
 
     async def presign(self, blob_id: str, ttl: int) -> str:
         with _unavailable("to sign a URL"):
@@ -269,3 +276,14 @@ class S3BlobStore(BlobStore):
             raise OSError(errno.EIO, f"the object store refused: {type(exc).__name__}") from exc
         except OSError as exc:
             raise OSError(errno.EIO, f"the object store is unreachable: {exc}") from exc
+
+
+async def _no_bytes() -> AsyncIterator[bytes]:
+    return
+    yield
+
+
+async def _chunks(found: GetResult) -> AsyncIterator[bytes]:
+    with _unavailable("to read a blob"):
+        async for chunk in found.stream(min_chunk_size=CHUNK):
+            yield bytes(chunk)

@@ -1,8 +1,9 @@
-"""HTTP answers that carry a blob: from disk as a file, else streamed from the store.
+"""HTTP answers that carry a blob, streamed from the store it lives in.
 
-Local blobs go out through Starlette's FileResponse. Blobs in an object store are streamed
-chunk by chunk, with a single byte range honoured (206), an unsatisfiable one refused (416),
-and anything else (several ranges, a malformed header) answered whole, as HTTP allows.
+A single byte range is honoured (206), an unsatisfiable one refused (416), and anything else
+(several ranges, a malformed header, an If-Range that no longer matches) answered whole, as
+HTTP allows. The read is begun before the status line is sent, so a blob deleted in between
+(a result purged by retention) is answered as missing rather than cut off mid-body.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from email.utils import format_datetime
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from vidgate.blobs import BlobInfo, BlobStore
 
@@ -68,17 +69,16 @@ async def blob_response(
 ) -> Response | None:
     """The blob as a download (Range supported), or None when there is no such blob."""
     extra = dict(headers or {})
-    path = blobs.local_path(name)
-    if path is not None:
-        if not path.is_file():
-            return None
-        return FileResponse(path, media_type=media_type, headers=extra)
     info = await blobs.stat(name)
     if info is None:
         return None
     extra |= _validators(info)
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range not in (extra.get("ETag"), extra.get("Last-Modified")):
+        range_header = None
     try:
-        wanted = byte_range(request.headers.get("range"), info.size)
+        wanted = byte_range(range_header, info.size)
     except Unsatisfiable:
         extra["Content-Range"] = f"bytes */{info.size}"
         return Response(status_code=416, headers=extra)
@@ -90,6 +90,8 @@ async def blob_response(
     extra["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=extra, media_type=media_type)
-    return StreamingResponse(
-        blobs.stream(name, start, end), status_code=status, headers=extra, media_type=media_type
-    )
+    try:
+        chunks = await blobs.open_range(name, start, end)
+    except FileNotFoundError:
+        return None
+    return StreamingResponse(chunks, status_code=status, headers=extra, media_type=media_type)

@@ -63,6 +63,18 @@ async def test_a_missing_blob_reads_as_missing_everywhere(blobs: BlobStore) -> N
         await blobs.local_copy("never.bin")
     with pytest.raises(FileNotFoundError):
         await blobs.duplicate("never.bin", blobs.staging("copy"))
+    with pytest.raises(FileNotFoundError):
+        await blobs.open_range("never.bin", 0, 10)
+
+
+async def test_a_read_begun_before_a_delete_reads_whole(blobs: BlobStore) -> None:
+    data = os.urandom(200 * 1024)
+    await blobs.put_bytes("doomed.bin", data)
+    chunks = await blobs.open_range("doomed.bin", 0, len(data))
+    await blobs.delete("doomed.bin")
+    assert b"".join([chunk async for chunk in chunks]) == data
+    with pytest.raises(FileNotFoundError):
+        await blobs.open_range("doomed.bin", 0, len(data))
 
 
 async def test_ids_that_could_name_other_paths_are_refused(blobs: BlobStore) -> None:
@@ -79,7 +91,8 @@ async def test_commit_moves_a_large_staged_file_in_whole(blobs: BlobStore) -> No
     assert await blobs.size("big.mp4") == len(data)
     copy = await blobs.local_copy("big.mp4")
     assert copy.read_bytes() == data
-    tail = b"".join([chunk async for chunk in blobs.stream("big.mp4", len(data) - 100, len(data))])
+    tail_chunks = await blobs.open_range("big.mp4", len(data) - 100, len(data))
+    tail = b"".join([chunk async for chunk in tail_chunks])
     assert tail == data[-100:]
 
 
@@ -157,6 +170,10 @@ def test_media_urls_serve_ranges_and_refuse_bad_signatures(
         assert part.headers["content-range"] == f"bytes 10-19/{len(data)}"
         suffix = client.get(url, headers={"Range": "bytes=-7"})
         assert (suffix.status_code, suffix.content) == (206, data[-7:])
+        same = client.get(url, headers={"Range": "bytes=0-3", "If-Range": whole.headers["etag"]})
+        assert (same.status_code, same.content) == (206, data[:4])
+        changed = client.get(url, headers={"Range": "bytes=0-3", "If-Range": '"other"'})
+        assert (changed.status_code, changed.content) == (200, data)
         head = client.head(url)
         assert head.status_code == 200
         assert int(head.headers["content-length"]) == len(data)
