@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 NODE_CLIENTS := tests/node/node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: serve check lint test bench lock
 
@@ -30,7 +32,11 @@ lint: $(STAMP)
 $(NODE_CLIENTS): tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
-test: $(STAMP) $(NODE_CLIENTS)
+# Debian's Chromium, which the web console's browser tests drive through Playwright.
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+test: $(STAMP) $(NODE_CLIENTS) $(CHROMIUM)
 	$(BIN)/pytest
 
 check: lint test

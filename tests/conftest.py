@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import socket
 import threading
@@ -25,7 +26,7 @@ from vidgate.settings import Settings
 from vidgate.store import open_store
 
 # Fixtures only; the servers behind them start when a test asks for one.
-pytest_plugins = ["upstreams", "postgres", "seaweed", "stores"]
+pytest_plugins = ["upstreams", "postgres", "seaweed", "stores", "console_browser"]
 
 
 def free_port() -> int:
@@ -48,16 +49,18 @@ class RunningGateway:
     def url(self) -> str:
         return self.settings.base_url
 
-    def make_key(self, name: str = "test", quota: float | None = None) -> str:
+    def make_key(self, name: str = "test", quota: float | None = None, admin: bool = False) -> str:
         async def make() -> str:
             store = open_store(self.settings.database)
             try:
                 await store.open()
-                return (await create_key(store, name, quota)).key
+                return (await create_key(store, name, quota, admin=admin)).key
             finally:
                 await store.close()
 
-        return asyncio.run(make())
+        # On a thread of its own: a Playwright test's thread already runs an event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, make()).result()
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         Field(default_factory=list)
     )
     result_url_ttl: int = Field(default=24 * 3600, gt=0)
+    console: bool = True
+    """Serve the web console at `/`."""
+    console_session_ttl: int = Field(default=12 * 3600, gt=0)
+    """Seconds a console sign-in lasts."""
     result_retention: int | None = Field(default=None, gt=0)
     """Seconds a finished task's video and previews are kept; unset: `result_url_ttl`."""
     blob_url: str | None = None

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate import __version__, logs
+from vidgate.console import routes as console
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
 from vidgate.server.fastread import FastReads, TaskReads
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
         app.include_router(module.router)
     app.include_router(upstream_callbacks.router)
     app.include_router(admin.router)
+    if config.console:
+        app.include_router(console.router)
+        app.mount(f"{console.PREFIX}/static", console.static_files(), name="console-static")
     app.state.task_reads = TaskReads()
     app.add_middleware(FastReads, reads=app.state.task_reads)
     app.add_middleware(RequestId)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vidgate.blobs import BlobStore
+from vidgate.console.session import SessionSigner
 from vidgate.service.admin import Admin
 from vidgate.service.characters import Characters
 from vidgate.service.files import Files
@@ -38,6 +39,11 @@ class Services:
     files: Files
     presenter: Presenter
     blobs: BlobStore
+
+    @cached_property
+    def sessions(self) -> SessionSigner:
+        """Console sign-ins, signed with the gateway's secret."""
+        return SessionSigner(self.blobs.signer.secret, self.settings.console_session_ttl)
 
     @cached_property
     def characters(self) -> Characters:

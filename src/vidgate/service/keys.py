@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from vidgate.clock import utcnow
+from vidgate.console.session import key_fingerprint
 from vidgate.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from vidgate.ids import KEY_PREFIX, hash_key, new_api_key, new_id
 from vidgate.records import KeyRecord
@@ -97,6 +98,13 @@ class Keys:
         if len(self._known) >= KEY_CACHE_SIZE:
             self._known.clear()
         self._known[digest] = _Known(found, time.monotonic() + KEY_CACHE_SECONDS, audit_id)
+        return found
+
+    async def authenticate_session(self, key_id: str, fingerprint: str) -> KeyRecord:
+        """The key a console session names, while it is unrevoked and not rotated since."""
+        found = await self.store.key_by_id(key_id)
+        if found is None or found.revoked_at is not None or key_fingerprint(found) != fingerprint:
+            raise Unauthorized("The console session has ended: sign in again.")
         return found
 
     async def authenticate_admin(self, key: str | None) -> KeyRecord:

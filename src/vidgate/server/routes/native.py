@@ -13,7 +13,7 @@ from vidgate.dialects.native import parse_create, render_task
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
 from vidgate.records import TaskQuery
-from vidgate.server.auth import Caller, bearer_key, services_of
+from vidgate.server.auth import Caller, caller_of, services_of
 from vidgate.server.body import read_json
 from vidgate.server.openapi import NATIVE, NativeCreate, NativeSyncCreate, errors, json_body
 from vidgate.service import Services, request_fingerprint
@@ -118,7 +118,7 @@ async def get_task(request: Request) -> JSONResponse:
     same checks as the others, without FastAPI's per-request dependency resolution.
     """
     services = services_of(request)
-    caller = await services.keys.authenticate(bearer_key(request))
+    caller = await caller_of(request)
     task_id = request.path_params["task_id"]
     wait = _wait_seconds(request.query_params.get("wait"))
     if wait > 0:
