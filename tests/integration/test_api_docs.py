@@ -12,11 +12,12 @@ from vidgate.engine.callbacks import CALLBACK_PATH
 from vidgate.server.apidocs import ASSETS, DOCS_PATHS
 from vidgate.server.metrics_http import route_contexts
 
-NOT_DOCUMENTED = {*DOCS_PATHS, "/openapi.json", "/metrics"}
+NOT_DOCUMENTED = {*DOCS_PATHS, "/openapi.json", "/metrics", "/"}
 """Served but left out of the document, as docs/api.md says: the document itself, the pages
-that show it and their assets, the Prometheus metrics, and (under `NOT_DOCUMENTED_UNDER`) the
-URLs upstream providers call back on, which no API client calls."""
-NOT_DOCUMENTED_UNDER = (f"{ASSETS}/", f"{CALLBACK_PATH}/")
+that show it and their assets, the Prometheus metrics, the web console's pages (`/` and, under
+`NOT_DOCUMENTED_UNDER`, `/console/`), and the URLs upstream providers call back on, which no
+API client calls."""
+NOT_DOCUMENTED_UNDER = (f"{ASSETS}/", f"{CALLBACK_PATH}/", "/console/", "/console")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -104,11 +104,12 @@ DESCRIPTIONS = {
     401: "No API key, or an unknown or revoked one.",
     402: "The key's quota does not cover the request.",
     403: "Refused: a bad media signature, (DashScope) a synchronous call or no quota left, or "
-    "(admin API) a key that is not an admin key.",
+    "(admin API) a key that is not an admin key, or (console session) a missing CSRF token.",
     404: "No such task (or model) for this key; in the admin API, no such key or task.",
     409: "A conflict: the task's state forbids it, or the idempotency key was reused.",
     410: "The file is gone or the link has expired.",
     413: "The request body or upload is too large.",
+    429: "The key's submit rate limit is reached; retry after Retry-After.",
     503: "The gateway's database is unavailable; retry after Retry-After.",
     507: "The gateway is out of storage space; retry after Retry-After.",
 }

@@ -41,7 +41,7 @@ tasks = APIRouter(
     route_class=ROUTE_CLASS,
     responses=errors(DASHSCOPE, 401, 503),
 )
-CREATE_ERRORS = errors(DASHSCOPE, 400, 403, 404, 409, 413, 507)
+CREATE_ERRORS = errors(DASHSCOPE, 400, 403, 404, 409, 413, 429, 507)
 RESOLVE_HEADER = {
     "name": dashscope_uploads.RESOLVE_HEADER,
     "in": "header",

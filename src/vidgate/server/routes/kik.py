@@ -29,7 +29,7 @@ router = APIRouter(
 
 @router.post(
     "",
-    responses=errors(KIK, 400, 402, 409, 413, 507),
+    responses=errors(KIK, 400, 402, 409, 413, 429, 507),
     openapi_extra=json_body(NativeCreate),
 )
 async def create_task(request: Request, caller: Caller) -> JSONResponse:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
 from vidgate.catalog import MODELS
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.openapi import NATIVE, errors
+from vidgate.service.audit import ledger_view
 
 __all__ = ["router"]
 
@@ -75,5 +78,28 @@ async def account(request: Request, caller: Caller) -> JSONResponse:
                 "max_submits_per_minute": found.max_submits_per_minute,
             },
             "webhook_secret": await services.keys.webhook_secret(caller.id),
+        }
+    )
+
+
+@router.get("/v1/account/ledger", tags=["meta"], responses=errors(NATIVE, 400, 401, 503))
+async def account_ledger(
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    """The key's own quota movements, newest first: a reserve per task at submit, then its
+    settle (the credits charged) or refund. Pass `next_after` as `after` for older ones."""
+    entries = await services_of(request).admin.ledger(caller.id)
+    older = [entry for entry in reversed(entries) if after is None or entry.id < after]
+    shown = older[:limit]
+    has_more = len(older) > limit
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [{"id": entry.id, **ledger_view(entry)} for entry in shown],
+            "has_more": has_more,
+            "next_after": shown[-1].id if has_more and shown else None,
         }
     )

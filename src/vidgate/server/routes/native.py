@@ -22,7 +22,7 @@ from vidgate.service.tasks import parse_status
 __all__ = ["router", "task_route"]
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=errors(NATIVE, 401, 503))
-CREATE_ERRORS = errors(NATIVE, 400, 402, 409, 413, 507)
+CREATE_ERRORS = errors(NATIVE, 400, 402, 409, 413, 429, 507)
 SYNC_RESPONSES = {
     **CREATE_ERRORS,
     202: {"description": "Not finished in time: the task id and its poll_url."},

@@ -117,7 +117,7 @@ async def _from_form(
 
 @router.post(
     "",
-    responses=errors(OPENAI, 400, 402, 409, 413, 507),
+    responses=errors(OPENAI, 400, 402, 409, 413, 429, 507),
     openapi_extra=json_body(OpenAICreate, **{"multipart/form-data": OpenAICreateForm}),
 )
 async def create_video(request: Request, caller: Caller) -> JSONResponse:
@@ -192,7 +192,7 @@ async def delete_video(request: Request, caller: Caller, video_id: str) -> JSONR
 
 @router.post(
     "/{video_id}/remix",
-    responses=errors(OPENAI, 400, 402, 404, 409, 507),
+    responses=errors(OPENAI, 400, 402, 404, 409, 429, 507),
     openapi_extra=json_body(OpenAIRemix),
 )
 async def remix_video(request: Request, caller: Caller, video_id: str) -> JSONResponse:
@@ -224,7 +224,7 @@ async def _derive(request: Request, caller: KeyRecord, kind: openai.DerivationKi
 DERIVE_BODY = json_body(OpenAIDerive, **{"multipart/form-data": OpenAIDeriveForm})
 
 
-@router.post("/edits", responses=errors(OPENAI, 400, 402, 404, 413, 507), openapi_extra=DERIVE_BODY)
+@router.post("/edits", responses=errors(OPENAI, 400, 402, 404, 413, 429, 507), openapi_extra=DERIVE_BODY)
 async def edit_video(request: Request, caller: Caller) -> Response:
     """A new video that edits a completed one (`video: {id}`) or an uploaded `video` file."""
     return await _derive(request, caller, "edit")
@@ -232,7 +232,7 @@ async def edit_video(request: Request, caller: Caller) -> Response:
 
 @router.post(
     "/extensions",
-    responses=errors(OPENAI, 400, 402, 404, 413, 507),
+    responses=errors(OPENAI, 400, 402, 404, 413, 429, 507),
     openapi_extra=DERIVE_BODY,
 )
 async def extend_video(request: Request, caller: Caller) -> Response:
