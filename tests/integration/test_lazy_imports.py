@@ -1,4 +1,5 @@
-"""A gateway that does not render keeps the rendering stack and Alembic out of its memory."""
+"""A gateway that does not render keeps the rendering stack, Alembic, the PostgreSQL driver (on
+SQLite) and the console's templates (until a page is served) out of its memory."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from vidgate.service.keys import create_key
 from vidgate.settings import Settings
 from vidgate.store import open_store
 
-HEAVY = ("av", "numpy", "PIL", "alembic")
+HEAVY = ("av", "numpy", "PIL", "alembic", "asyncpg", "jinja2")
 
 SCRIPT = textwrap.dedent(
     """

@@ -6,29 +6,41 @@ API, called by the page's script with the session cookie and its CSRF token.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from vidgate import __version__
-from vidgate.console.session import COOKIE_NAME, ConsoleSession
+from vidgate.console.session import COOKIE_NAME, ConsoleSession, same_token
 from vidgate.errors import ApiError
 from vidgate.records import KeyRecord
 from vidgate.server.auth import services_of
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
 
 __all__ = ["PREFIX", "router", "static_files"]
 
 PREFIX = "/console"
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["version"] = __version__
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The pages' templates, loaded with Jinja on the first page served, not at start."""
+    from starlette.templating import Jinja2Templates
+
+    loaded = Jinja2Templates(directory=HERE / "templates")
+    loaded.env.globals["version"] = __version__
+    return loaded
 
 router = APIRouter(include_in_schema=False)
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def static_files() -> StaticFiles:
@@ -59,18 +71,18 @@ async def _signed_in(request: Request) -> SignedIn | None:
 def _page(
     request: Request, template: str, who: SignedIn, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         template,
         {"key": who.key, "csrf": who.session.csrf, "prefix": PREFIX, **context},
         status_code=status,
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )
 
 
 def _to_sign_in(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = RedirectResponse(f"{PREFIX}/sign-in?next={target}", status_code=303)
+    response = RedirectResponse(f"{PREFIX}/sign-in?next={quote(target, safe='/')}", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
 
@@ -91,8 +103,11 @@ async def root() -> RedirectResponse:
 async def sign_in_page(request: Request, next: str | None = None) -> Response:
     if await _signed_in(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return templates.TemplateResponse(
-        request, "sign_in.html", {"prefix": PREFIX, "next": _safe_next(next), "error": None}
+    return templates().TemplateResponse(
+        request,
+        "sign_in.html",
+        {"prefix": PREFIX, "next": _safe_next(next), "error": None},
+        headers=NO_STORE,
     )
 
 
@@ -109,7 +124,7 @@ async def sign_in(
     except ApiError as exc:
         return _sign_in_error(request, next, exc.message, exc.status_code)
     cookie, _ = services.sessions.issue(found)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next), status_code=303, headers=NO_STORE)
     response.set_cookie(
         COOKIE_NAME,
         cookie,
@@ -117,24 +132,25 @@ async def sign_in(
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or services.settings.base_url.startswith("https:"),
     )
     return response
 
 
 def _sign_in_error(request: Request, next: str, message: str, status: int) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request,
         "sign_in.html",
         {"prefix": PREFIX, "next": _safe_next(next), "error": message},
         status_code=status,
+        headers=NO_STORE,
     )
 
 
 @router.post(f"{PREFIX}/sign-out")
 async def sign_out(request: Request, csrf: str = Form("")) -> Response:
     who = await _signed_in(request)
-    if who is not None and csrf != who.session.csrf:
+    if who is not None and not same_token(csrf, who.session.csrf):
         return Response("Missing or wrong CSRF token.", status_code=403)
     response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")

@@ -12,13 +12,14 @@ import contextlib
 import json
 import logging
 from types import TracebackType
-from typing import Any
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from vidgate.models import Status
 from vidgate.records import Event, EventNotice
 from vidgate.store.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["CHANNEL", "LISTENER_NAME", "NoticeListener", "notice_payload", "read_payload"]
 
@@ -80,6 +81,8 @@ class NoticeListener:
         args = {"timeout": CONNECT_TIMEOUT, **self._connect_args}
         settings = dict(args.pop("server_settings", None) or {})
         settings["application_name"] = LISTENER_NAME
+        import asyncpg  # only PostgreSQL listens
+
         try:
             conn = await asyncpg.connect(**args, server_settings=settings)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -140,6 +143,8 @@ class NoticeListener:
         return item
 
     async def _ping(self) -> None:
+        import asyncpg
+
         conn = self._conn
         if conn is None or conn.is_closed():
             raise StoreUnavailable("The event listener's connection is closed.")
