@@ -1,5 +1,6 @@
 """Two gateways on one PostgreSQL database: a key revoked or rotated through one is refused
-by the other at once, although the other had just authenticated (and cached) it."""
+by the other at once, although the other had just authenticated (and cached) it, on every
+route, the cached fast reads of a task included."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vidgate.store import open_store
 pytest_plugins = ["postgres"]  # the postgres_cluster and postgres_url fixtures
 
 SECRET = "admin-postgres-tests-shared-secret"
+TASK = {"prompt": "a lighthouse at dusk", "duration": 2, "resolution": "480P"}
 
 
 def test_revocation_and_rotation_reach_every_node_at_once(
@@ -37,8 +39,14 @@ def test_revocation_and_rotation_reach_every_node_at_once(
             revoked_id = on_b.get("/v1/account").json()["key_id"]
             rotated_id = on_b2.get("/v1/account").json()["key_id"]
             assert on_b.get("/v1/models").status_code == 200, "cached on B now"
+            task_id = on_b.post("/v1/tasks", json=TASK).json()["task_id"]
+            for _ in range(3):  # the fast read path now holds the key and the rendered task
+                assert on_b.get(f"/v1/tasks/{task_id}").status_code == 200
+                assert on_b.get(f"/api/v1/tasks/{task_id}").status_code == 200
 
             assert admin.post(f"/admin/v1/keys/{revoked_id}/revoke").status_code == 200
+            assert on_b.get(f"/v1/tasks/{task_id}").status_code == 401
+            assert on_b.get(f"/api/v1/tasks/{task_id}").status_code == 401
             answer = on_b.get("/v1/models")
             assert answer.status_code == 401
             assert on_b.get("/v1/account").status_code == 401

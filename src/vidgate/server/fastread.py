@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidgate.dialects import dashscope, kik, nebula
 from vidgate.models import Task
+from vidgate.records import KeyRecord
 from vidgate.server.routes.native import task_response
 from vidgate.server.routes.openai import video_response
 from vidgate.service import Services
@@ -190,15 +191,36 @@ class FastReads:
         await send({"type": "http.response.body", "body": body})
         return True
 
+    @staticmethod
+    async def _caller_and_version(
+        services: Services, task_id: str, key: str
+    ) -> tuple[KeyRecord, object] | None:
+        """The caller and its task's version (None for no such task): one read for a key
+        known a moment ago, the version with the last audit id, which says whether the key
+        is still current."""
+        keys, store = services.keys, services.tasks.store
+        owner_id = keys.remembered_id(key)
+        if owner_id is not None:
+            audited = await store.audited_task_version(task_id, owner_id)
+            if audited is None:
+                return None
+            audit_id, version = audited
+            known = keys.remembered(key, audit_id)
+            if known is not None:
+                return known, version
+        caller = await keys.authenticate(key)
+        version = await store.task_version(task_id, caller.id)
+        return None if version is None else (caller, version)
+
     async def _rendered(
         self, services: Services, dialect: Dialect, task_id: str, key: str
     ) -> Rendered | None:
         store = services.tasks.store
         try:
-            caller = await services.keys.authenticate(key)
-            version = await store.task_version(task_id, caller.id)
-            if version is None:
+            found = await self._caller_and_version(services, task_id, key)
+            if found is None:
                 return None
+            caller, version = found
             cache_key = (dialect.name, task_id)
             kept = self.reads.entries.get(cache_key)
             if (

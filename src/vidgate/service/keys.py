@@ -100,6 +100,19 @@ class Keys:
         self._known[digest] = _Known(found, time.monotonic() + KEY_CACHE_SECONDS, audit_id)
         return found
 
+    def remembered(self, key: str, audit_id: int) -> KeyRecord | None:
+        """The key as read a moment ago, if no admin action has happened since ``audit_id``
+        was read; None when the store must be asked (`authenticate`)."""
+        found = self._known.get(hash_key(key))
+        if found is None or found.expires <= time.monotonic() or found.audit_id != audit_id:
+            return None
+        return found.key
+
+    def remembered_id(self, key: str) -> str | None:
+        """The id of a key read a moment ago, whether or not it is still current."""
+        found = self._known.get(hash_key(key))
+        return None if found is None or found.expires <= time.monotonic() else found.key.id
+
     async def authenticate_session(self, key_id: str, fingerprint: str) -> KeyRecord:
         """The key a console session names, while it is unrevoked and not rotated since."""
         found = await self.store.key_by_id(key_id)

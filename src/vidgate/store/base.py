@@ -299,6 +299,11 @@ class OutboxStore(Protocol):
         """A task's deliveries with their attempts, in event order."""
         ...
 
+    async def redeliver(self, task_id: str, delivery_id: str) -> bool:
+        """Make one of the task's deliveries due now, with a fresh retry window; its attempts
+        so far are kept. False when the task has no such delivery."""
+        ...
+
     def listen_events(self) -> AbstractAsyncContextManager[EventNotices] | None:
         """Hear of every process's events as they commit (PostgreSQL's LISTEN, on a connection
         of its own); None where the backend announces nothing, so followers read the table."""
@@ -354,6 +359,11 @@ class AdminStore(Protocol):
     async def last_audit_id(self) -> int:
         """The highest audit entry id (0 for none): it changes with every admin action, so a
         process that caches keys knows when to look again."""
+        ...
+
+    async def audited_task_version(self, task_id: str, owner_id: str) -> tuple[int, object] | None:
+        """`last_audit_id` and the owner's `task_version` together, in one read where the
+        backend can; None when the owner has no such task."""
         ...
 
     async def tasks_of_any(self, query: TaskFilter, *, limit: int) -> list[TaskRecord]:

@@ -190,6 +190,10 @@ class MemoryStore(MemoryAdmin):
     async def task_version(self, task_id: str, owner_id: str) -> object | None:
         return await self.task(task_id, owner_id)
 
+    async def audited_task_version(self, task_id: str, owner_id: str) -> tuple[int, object] | None:
+        version = await self.task_version(task_id, owner_id)
+        return None if version is None else (await self.last_audit_id(), version)
+
     async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None:
         return next(
             (
@@ -564,6 +568,16 @@ class MemoryStore(MemoryAdmin):
             (d for d in self._deliveries.values() if d.task_id == task_id),
             key=lambda d: d.event.id,
         )
+
+    async def redeliver(self, task_id: str, delivery_id: str) -> bool:
+        delivery = self._deliveries.get(delivery_id)
+        if delivery is None or delivery.task_id != task_id:
+            return False
+        now = utcnow()
+        self._deliveries[delivery_id] = dataclasses.replace(
+            delivery, status="pending", next_attempt_at=now, created_at=now
+        )
+        return True
 
     # files
 
