@@ -24,10 +24,12 @@ ARTIFACTS = Path(
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module. Playwright runs an event loop on this thread while it is
+    open, so it is closed after the module, before tests that call `asyncio.run` here."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make check` installs it (apt-get install chromium)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make check` installs it (apt-get install)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

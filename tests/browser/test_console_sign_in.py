@@ -1,12 +1,13 @@
-"""Signing in to the console: a signed, HttpOnly, SameSite=Strict cookie that never holds the key."""
+"""Signing in to the console: a signed, HttpOnly, SameSite=Strict cookie that never holds the
+key."""
 
 from __future__ import annotations
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from console_browser import screenshot, sign_in
 from conftest import RunningGateway
+from console_browser import screenshot, sign_in
 
 
 def test_sign_in_keeps_a_signed_session_and_never_the_key(

@@ -39,6 +39,7 @@ def templates() -> Jinja2Templates:
     loaded.env.globals["version"] = __version__
     return loaded
 
+
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from vidgate.records import KeyRecord
 
-__all__ = ["COOKIE_NAME", "CSRF_HEADER", "ConsoleSession", "SessionSigner", "key_fingerprint"]
+__all__ = [
+    "COOKIE_NAME",
+    "CSRF_HEADER",
+    "ConsoleSession",
+    "SessionSigner",
+    "key_fingerprint",
+    "same_token",
+]
 
 COOKIE_NAME = "vidgate_console"
 CSRF_HEADER = "x-csrf-token"
@@ -68,7 +75,8 @@ class SessionSigner:
         if not cookie or "." not in cookie:
             return None
         payload, _, signature = cookie.rpartition(".")
-        if not hmac.compare_digest(signature, self._sign(payload.encode())):
+        expected = self._sign(payload.encode())
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
             return None
         try:
             padded = payload + "=" * (-len(payload) % 4)
@@ -78,3 +86,8 @@ class SessionSigner:
         if not isinstance(expires, int) or expires <= self.clock():
             return None
         return ConsoleSession(str(key_id), str(fingerprint), str(csrf), expires)
+
+
+def same_token(sent: str | None, expected: str) -> bool:
+    """Whether ``sent`` is the session's CSRF token, compared in constant time."""
+    return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())

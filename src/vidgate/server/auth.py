@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from vidgate.console.session import COOKIE_NAME, CSRF_HEADER
+from vidgate.console.session import COOKIE_NAME, CSRF_HEADER, same_token
 from vidgate.errors import Forbidden
 from vidgate.logs import bind
 from vidgate.records import KeyRecord
@@ -43,7 +43,9 @@ async def _authenticated(request: Request) -> KeyRecord:
     session = services.sessions.read(cookie) if cookie else None
     if session is None:
         return await services.keys.authenticate(key)
-    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != session.csrf:
+    if request.method not in SAFE_METHODS and not same_token(
+        request.headers.get(CSRF_HEADER), session.csrf
+    ):
         raise Forbidden("Missing or wrong X-CSRF-Token for this console session.")
     return await services.keys.authenticate_session(session.key_id, session.fingerprint)
 

@@ -224,7 +224,9 @@ async def _derive(request: Request, caller: KeyRecord, kind: openai.DerivationKi
 DERIVE_BODY = json_body(OpenAIDerive, **{"multipart/form-data": OpenAIDeriveForm})
 
 
-@router.post("/edits", responses=errors(OPENAI, 400, 402, 404, 413, 429, 507), openapi_extra=DERIVE_BODY)
+@router.post(
+    "/edits", responses=errors(OPENAI, 400, 402, 404, 413, 429, 507), openapi_extra=DERIVE_BODY
+)
 async def edit_video(request: Request, caller: Caller) -> Response:
     """A new video that edits a completed one (`video: {id}`) or an uploaded `video` file."""
     return await _derive(request, caller, "edit")
