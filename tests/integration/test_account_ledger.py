@@ -82,7 +82,7 @@ def test_pages_with_limit_and_after(gateway: RunningGateway) -> None:
     [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"after": "abc"}, "after")],
 )
 def test_bad_paging_is_a_400_naming_the_field(
-    gateway: RunningGateway, params: dict[str, object], field: str
+    gateway: RunningGateway, params: dict[str, int | str], field: str
 ) -> None:
     with gateway.client(gateway.make_key("dave")) as dave:
         answer = dave.get("/v1/account/ledger", params=params)

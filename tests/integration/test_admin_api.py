@@ -253,6 +253,7 @@ def test_tasks_of_every_key_filtered_cancelled_and_ledgered(
     cancelled = admin.post(f"/admin/v1/tasks/{target}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert (cancelled.json()["status"], cancelled.json()["key_id"]) == ("cancelled", beta)
+    assert cancelled.json()["error"]["message"] == "Cancelled by an administrator."
     assert admin.post(f"/admin/v1/tasks/{target}/cancel").status_code == 409
     [entry] = audit(admin, target)
     assert entry["action"] == "task.cancel"

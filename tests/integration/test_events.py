@@ -77,3 +77,17 @@ def test_key_stream_sees_only_its_own_tasks_and_heartbeats(gateway_factory: Any)
         assert [d["type"] for d in data] == ["task.queued", "task.cancelled"]
         assert other_task not in "\n".join(lines)
         assert other.get(f"/v1/tasks/{my_task}/events").status_code == 404
+
+
+def test_a_listing_says_where_to_follow_from_without_replaying_history(api: httpx.Client) -> None:
+    old = api.post("/v1/tasks", json=SMALL).json()["task_id"]
+    with api.stream("GET", f"/v1/tasks/{old}/events") as response:
+        read_events(response)  # ends with the old task's terminal event
+    listing = api.get("/v1/tasks").json()
+    assert [t["task_id"] for t in listing["data"]] == [old]
+    new = api.post("/v1/tasks", json=SMALL).json()["task_id"]
+    params = {"last_event_id": listing["last_event_id"]}
+    with api.stream("GET", "/v1/events", params=params) as response:
+        first = read_events(response, stop_after=1)
+    assert int(listing["last_event_id"]) > 0
+    assert [(e["event"], e["data"]["task_id"]) for e in first] == [("task.queued", new)]

@@ -196,7 +196,7 @@ class Admin(KeyAdmin):
         before = await self.store.task(task_id)
         if before is None:
             raise NotFound(f"No task {task_id!r}.", param="task_id")
-        cancelled = await self.tasks.cancel(before.owner_id, task_id)
+        cancelled = await self.tasks.cancel(before.owner_id, task_id, by_admin=True)
         after = await self.store.task(task_id)
         assert after is not None
         await self._audit(actor, "task.cancel", task_id, task_view(before), task_view(after))

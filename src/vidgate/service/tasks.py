@@ -34,6 +34,7 @@ FINISHED_CACHE_SIZE = 10_000
 MAX_IDEMPOTENCY_KEY = 255
 DEFAULT_POLL_HINT = 5.0
 CANCELLED = TaskError(code="cancelled", message="Cancelled by the client.")
+CANCELLED_BY_ADMIN = TaskError(code="cancelled", message="Cancelled by an administrator.")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Page:
 
     tasks: list[Task]
     has_more: bool
+    last_event_id: int = 0
+    """The newest event when the page was read: an event stream resumed from it misses
+    nothing the page does not show."""
 
 
 class Tasks:
@@ -249,7 +253,7 @@ class Tasks:
         limits = self.providers.limits(task.provider)
         return limits.poll_interval if limits is not None else DEFAULT_POLL_HINT
 
-    async def cancel(self, owner_id: str, task_id: str) -> Task:
+    async def cancel(self, owner_id: str, task_id: str, *, by_admin: bool = False) -> Task:
         """Cancel a queued task, or a running one where its provider can stop it."""
         found = await self.store.task(task_id, owner_id)
         if found is None:
@@ -258,7 +262,8 @@ class Tasks:
         limits = self.providers.limits(found.provider)
         if (limits is not None and limits.can_cancel_running) or await self._cancel_upstream(found):
             expected.append(Status.PROCESSING)
-        change = Transition(expected, Status.CANCELLED, owner_id=owner_id, error=CANCELLED)
+        reason = CANCELLED_BY_ADMIN if by_admin else CANCELLED
+        change = Transition(expected, Status.CANCELLED, owner_id=owner_id, error=reason)
         changed = await self.store.transition(task_id, change)
         if changed is not None:
             metrics.task_ended(changed)
@@ -326,8 +331,10 @@ class Tasks:
         """One page of the owner's tasks matching ``query``, by offset or after a cursor id."""
         if not 1 <= limit <= 100:
             raise InvalidRequest("limit must be within 1-100.", param="limit")
+        last_event_id = await self.store.last_event_id()
         found = await self.store.find_tasks(owner_id, query, limit=limit + 1, offset=offset)
-        return Page([self.presenter.task(t) for t in found[:limit]], len(found) > limit)
+        tasks = [self.presenter.task(t) for t in found[:limit]]
+        return Page(tasks, len(found) > limit, last_event_id)
 
     async def count(self, owner_id: str, query: TaskQuery) -> int:
         """How many of the owner's tasks match ``query``."""
@@ -353,6 +360,42 @@ class Tasks:
         """The task's webhook deliveries and every attempt, for its owner."""
         await self.record(owner_id, task_id)
         return [self.presenter.delivery(d) for d in await self.store.deliveries_for(task_id)]
+
+    async def request_of(self, owner_id: str, task_id: str) -> dict[str, Any]:
+        """The owner's task's request as accepted: its parameters, the seed it renders with,
+        and signed URLs of the gateway's copies of its inputs (never the submitted URLs)."""
+        record = await self.record(owner_id, task_id)
+        parameters = record.request.model_dump(
+            mode="json", exclude_none=True, exclude=set(INPUT_FIELDS)
+        )
+        if not parameters.get("vace"):
+            parameters.pop("vace", None)
+        return {
+            "object": "task.request",
+            "task_id": record.id,
+            "model": record.model,
+            "mode": record.mode.value,
+            "seed": record.seed,
+            "parameters": parameters,
+            "inputs": [
+                {
+                    "field": item.field,
+                    "kind": item.kind,
+                    "url": self.presenter.public_url(item.blob),
+                }
+                for item in record.inputs
+            ],
+        }
+
+    async def redeliver(self, owner_id: str, task_id: str, delivery_id: str) -> dict[str, Any]:
+        """Send one of the owner's task's webhook deliveries again, as soon as possible."""
+        await self.record(owner_id, task_id)
+        if not await self.store.redeliver(task_id, delivery_id):
+            raise NotFound(
+                f"No delivery {delivery_id!r} for task {task_id!r}.", param="delivery_id"
+            )
+        found = [d for d in await self.store.deliveries_for(task_id) if d.id == delivery_id]
+        return self.presenter.delivery(found[0])
 
 
 def parse_status(value: str | None) -> Status | None:

@@ -138,6 +138,12 @@ async def cancel_task(request: Request, caller: Caller, task_id: str) -> JSONRes
     return task_response(services, await services.tasks.cancel(caller.id, task_id))
 
 
+@router.get("/{task_id}/request", responses=errors(NATIVE, 404))
+async def task_request(request: Request, caller: Caller, task_id: str) -> JSONResponse:
+    """The request as accepted: parameters, seed, and signed URLs of the stored inputs."""
+    return JSONResponse(await services_of(request).tasks.request_of(caller.id, task_id))
+
+
 @router.get("", responses=errors(NATIVE, 400))
 async def list_tasks(
     request: Request,
@@ -147,7 +153,8 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
 ) -> Response:
-    """The caller's tasks, newest first; pass the last id as `after` for the next page."""
+    """The caller's tasks, newest first; pass the last id as `after` for the next page.
+    `last_event_id` resumes `GET /v1/events` from the moment the page was read."""
     query = TaskQuery(status=parse_status(status), model=model, after=after)
     page = await services_of(request).tasks.find(caller.id, query, limit=limit)
     data = [render_task(t) for t in page.tasks]
@@ -157,5 +164,6 @@ async def list_tasks(
             "data": data,
             "has_more": page.has_more,
             "next_after": data[-1]["task_id"] if page.has_more and data else None,
+            "last_event_id": str(page.last_event_id),
         }
     )

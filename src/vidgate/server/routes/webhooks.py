@@ -1,4 +1,4 @@
-"""A task's webhook deliveries, with every attempt, for its owner."""
+"""For a task's owner: its webhook deliveries with every attempt, and redelivery."""
 
 from __future__ import annotations
 
@@ -18,3 +18,16 @@ async def task_deliveries(request: Request, caller: Caller, task_id: str) -> JSO
     """Each delivery: event type, URL, status and its attempts (time, HTTP status, error)."""
     data = await services_of(request).tasks.deliveries(caller.id, task_id)
     return JSONResponse({"object": "list", "data": data})
+
+
+@router.post(
+    "/v1/tasks/{task_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    responses=errors(NATIVE, 401, 404, 503),
+)
+async def redeliver(
+    request: Request, caller: Caller, task_id: str, delivery_id: str
+) -> JSONResponse:
+    """Send a delivery again now, with a fresh retry window; its past attempts are kept."""
+    data = await services_of(request).tasks.redeliver(caller.id, task_id, delivery_id)
+    return JSONResponse(data, status_code=202)

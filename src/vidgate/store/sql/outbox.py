@@ -160,6 +160,16 @@ class SqlOutbox(SqlConcern):
                 delivery_from(row, _event_of(row), by_delivery.get(row["id"], [])) for row in rows
             ]
 
+    async def redeliver(self, task_id: str, delivery_id: str) -> bool:
+        now = utcnow()
+        async with self.db.writing() as conn:
+            changed = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.task_id == task_id)
+                .values(status="pending", next_attempt_at=now, created_at=now)
+            )
+            return bool(changed.rowcount == 1)
+
 
 _EVENT_COLUMNS = (
     events.c.type.label("event_type"),
