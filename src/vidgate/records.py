@@ -228,6 +228,7 @@ class TaskQuery:
 
     status: Status | None = None
     model: str | None = None
+    provider: str | None = None
     task_id: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None

@@ -220,6 +220,16 @@ def test_list_is_newest_first_in_cursor_pages(gateway_factory: Any) -> None:
         assert [t["task_id"] for t in turbo] == [ids[1]]
         assert api.get("/v1/tasks", params={"status": "completed"}).json()["data"] == []
         assert api.get("/v1/tasks", params={"status": "done"}).status_code == 400
+        local = api.get("/v1/tasks", params={"provider": "local"}).json()["data"]
+        assert [t["task_id"] for t in local] == ids[::-1]
+        assert api.get("/v1/tasks", params={"provider": "elsewhere"}).json()["data"] == []
+        created = [t["created_at"] for t in local]
+        window = {"created_after": "2000-01-01T00:00:00Z", "created_before": "2100-01-01T00:00"}
+        assert len(api.get("/v1/tasks", params=window).json()["data"]) == 3
+        later = api.get("/v1/tasks", params={"created_after": "2100-01-01T00:00:00Z"}).json()
+        assert later["data"] == [], created
+        bad = api.get("/v1/tasks", params={"created_before": "yesterday"})
+        assert (bad.status_code, bad.json()["error"]["param"]) == (400, "created_before")
 
 
 def test_models_lists_the_seed_models_with_timing_hints(api: httpx.Client) -> None:

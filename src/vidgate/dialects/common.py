@@ -19,6 +19,7 @@ __all__ = [
     "check_json",
     "from_millis",
     "from_unix",
+    "iso_time",
     "millis",
     "parse_time",
     "push_fields",
@@ -63,6 +64,18 @@ def validate_request(fields: Mapping[str, Any], prefix: str = "") -> VideoReques
         return VideoRequest.model_validate(dict(fields))
     except ValidationError as exc:
         raise validation_error(exc, prefix) from None
+
+
+def iso_time(value: str | None, param: str) -> datetime | None:
+    """A query parameter's ISO 8601 time (UTC when it names no zone), or a 400 naming it."""
+    if not value:
+        return None
+    moment = parse_time(value)
+    if moment is None:
+        raise InvalidRequest(
+            f"{param} must be an ISO 8601 time, such as 2026-01-31T12:00:00Z.", param=param
+        )
+    return moment
 
 
 def whole_number(text: str, max_digits: int = 18) -> int | None:

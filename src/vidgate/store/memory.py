@@ -52,6 +52,7 @@ def _matches(task: TaskRecord, owner_id: str, query: TaskQuery) -> bool:
         task.owner_id == owner_id,
         query.status is None or task.status is query.status,
         query.model is None or task.model == query.model,
+        query.provider is None or task.provider == query.provider,
         query.task_id is None or task.id == query.task_id,
         query.created_from is None or task.created_at >= _naive(query.created_from),
         query.created_to is None or task.created_at <= _naive(query.created_to),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
+from vidgate.dialects.common import iso_time
 from vidgate.dialects.native import render_task
-from vidgate.errors import InvalidRequest
 from vidgate.models import Task
 from vidgate.records import TaskFilter, TaskRecord
 from vidgate.server.auth import AdminCaller, services_of
@@ -20,17 +19,6 @@ from vidgate.service.tasks import parse_status
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _time(value: str | None, param: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(
-            f"{param} must be an ISO 8601 time, such as 2026-01-31T12:00:00Z.", param=param
-        ) from None
 
 
 def _shown(record: TaskRecord, task: Task) -> dict[str, object]:
@@ -56,8 +44,8 @@ async def list_tasks(
         status=parse_status(status),
         model=model,
         provider=provider,
-        created_from=_time(created_after, "created_after"),
-        created_to=_time(created_before, "created_before"),
+        created_from=iso_time(created_after, "created_after"),
+        created_to=iso_time(created_before, "created_before"),
         after=after,
     )
     page = await services_of(request).admin.find_tasks(query, limit=limit)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from vidgate.dialects.common import iso_time
 from vidgate.dialects.native import parse_create, render_task
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
@@ -150,12 +151,22 @@ async def list_tasks(
     caller: Caller,
     status: str | None = None,
     model: str | None = None,
+    provider: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: str | None = None,
 ) -> Response:
     """The caller's tasks, newest first; pass the last id as `after` for the next page.
     `last_event_id` resumes `GET /v1/events` from the moment the page was read."""
-    query = TaskQuery(status=parse_status(status), model=model, after=after)
+    query = TaskQuery(
+        status=parse_status(status),
+        model=model,
+        provider=provider,
+        created_from=iso_time(created_after, "created_after"),
+        created_to=iso_time(created_before, "created_before"),
+        after=after,
+    )
     page = await services_of(request).tasks.find(caller.id, query, limit=limit)
     data = [render_task(t) for t in page.tasks]
     return JSONResponse(

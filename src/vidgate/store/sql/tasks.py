@@ -69,6 +69,8 @@ def _matching(owner_id: str, query: TaskQuery) -> list[ColumnElement[bool]]:
         where.append(tasks.c.status == query.status.value)
     if query.model is not None:
         where.append(tasks.c.model == query.model)
+    if query.provider is not None:
+        where.append(tasks.c.provider == query.provider)
     if query.task_id is not None:
         where.append(tasks.c.id == query.task_id)
     if query.created_from is not None:

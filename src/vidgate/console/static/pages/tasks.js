@@ -21,8 +21,6 @@ document.addEventListener("alpine:init", () => {
     nextAfter: null,
     live: false,
     submitted: new URLSearchParams(location.search).get("submitted") || "",
-    // The latest change the first page already shows: replayed events up to it add nothing.
-    since: NaN,
     lastEventId: "",
     loadedWith: "",
     waiting: null,
@@ -72,9 +70,18 @@ document.addEventListener("alpine:init", () => {
       return true;
     },
 
-    // The list API filters by status and model; provider and time are applied here.
+    // The list API applies every filter; live events are matched here against the same ones.
     listQuery() {
-      return { status: this.filters.status, model: this.filters.model, limit: 50 };
+      const f = this.filters;
+      const iso = (local) => (local ? new Date(local).toISOString() : "");
+      return {
+        status: f.status,
+        model: f.model,
+        provider: f.provider,
+        created_after: iso(f.created_after),
+        created_before: iso(f.created_before),
+        limit: 50,
+      };
     },
 
     async load() {
@@ -85,12 +92,6 @@ document.addEventListener("alpine:init", () => {
       try {
         const page = await vidgate.api("/v1/tasks", { query });
         if (!this.lastEventId) this.lastEventId = page.last_event_id;
-        const shown = [...page.data];
-        if (query.status || query.model) {
-          shown.push(...(await vidgate.api("/v1/tasks", { query: { limit: 1 } })).data);
-        }
-        const changes = shown.map((t) => time(t.updated_at)).filter((t) => !isNaN(t));
-        this.since = changes.length ? Math.max(...changes) : NaN;
         this.tasks = page.data.sort(newestFirst);
         this.hasMore = page.has_more;
         this.nextAfter = page.next_after;
@@ -150,7 +151,6 @@ document.addEventListener("alpine:init", () => {
       }
       const pending = this.fetching.get(data.task_id);
       if (pending) { pending.push([type, data]); return; }
-      if (!isNaN(this.since) && !(at > this.since)) return;
       if (data.task) { this.add(data.task); return; }
       this.fetchTask(data.task_id);
     },
