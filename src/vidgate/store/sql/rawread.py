@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
@@ -44,7 +45,7 @@ class RawReads:
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
-    @property
+    @cached_property
     def available(self) -> bool:
         """False for a SQLite database other connections cannot open (in memory)."""
         return not self.db.sqlite or _sqlite_file(self.db.url) is not None
