@@ -7,7 +7,6 @@ work it spawns, so every line logged on their way carries them.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import sys
@@ -80,16 +79,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-ACCESS_FORMAT = "%(levelname)s:     %(message)s"
-"""An access line as uvicorn writes it, `INFO:     127.0.0.1:51234 - "GET /v1/tasks HTTP/1.1" 200`,
-less the status's reason phrase."""
-
-
 def configure(log_format: Literal["text", "json"], level: str = "info") -> None:
     """Set up the process's logging: with ``json``, every line on stderr is a JSON object.
 
     No line shows the caller's source line, thread or process, so records are made without
-    looking them up (the logging HOWTO's optimisations): the access log writes one a request.
+    looking them up (the logging HOWTO's optimisations).
     """
     global _json
     logging._srcfile = None
@@ -107,16 +101,13 @@ def configure(log_format: Literal["text", "json"], level: str = "info") -> None:
 
 
 def uvicorn_log_config(log_format: Literal["text", "json"]) -> dict[str, Any] | None:
-    """uvicorn's `log_config`: its own for text, with a plain formatter for the access log
-    (uvicorn's looks each status's reason phrase up and colours it, a request at a time); for
-    JSON none, so its lines reach the root handler that `configure` set."""
+    """uvicorn's `log_config`: its own for text; for JSON none, so its lines reach the root
+    handler that `configure` set. (The access log is vidgate's own, `server/accesslog.py`.)"""
     if log_format == "json":
         return None
     from uvicorn.config import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["access"] = {"()": "logging.Formatter", "fmt": ACCESS_FORMAT}
-    return config
+    return LOGGING_CONFIG
 
 
 def announce(message: str, *, error: bool = False) -> None:

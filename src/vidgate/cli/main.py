@@ -41,6 +41,11 @@ def _serve(args: argparse.Namespace) -> int:
         f"listening on http://{settings.host}:{settings.port}"
     )
     app = create_app(settings, drain=settings.drain_timeout)
+    if args.access_log:
+        from vidgate.server.accesslog import AccessLog, LineWriter
+
+        text = settings.log_format == "text"
+        app.add_middleware(AccessLog, writer=LineWriter() if text else None)
 
     class Server(uvicorn.Server):
         """Tells open event streams of a shutdown at the signal, not once they have closed:
@@ -64,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=args.log_level,
         log_config=logs.uvicorn_log_config(settings.log_format),
-        access_log=args.access_log,
+        access_log=False,  # vidgate's own AccessLog writes the lines
         timeout_graceful_shutdown=max(1, round(settings.drain_timeout)),
     )
     Server(config).run(sockets=[listener])
