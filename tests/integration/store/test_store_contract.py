@@ -349,6 +349,14 @@ async def test_deliveries_follow_the_events_a_task_asked_for(store: Store) -> No
     ]
     assert await store.claim_deliveries("d3", LEASE, 10) == [], "not due until retry_at"
 
+    assert await store.redeliver(task.id, second.id), "sent again now, not at retry_at"
+    [again] = await store.claim_deliveries("d3", LEASE, 10)
+    assert (again.id, again.event.type) == (second.id, "task.completed")
+    assert not await store.redeliver("another-task", first.id)
+    assert not await store.redeliver(task.id, "msg_nope")
+    kept = {d.id: d for d in await store.deliveries_for(task.id)}
+    assert [a.status_code for a in kept[second.id].history] == [503], "past attempts are kept"
+
 
 async def test_keys_files_and_secrets_read_back(store: Store) -> None:
     key = await create_key(store, "k", 30)
