@@ -6,6 +6,7 @@ API, called by the page's script with the session cookie and its CSRF token.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,12 +50,12 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
 
+@dataclass(frozen=True)
 class SignedIn:
     """The key and session behind a console page."""
 
-    def __init__(self, key: KeyRecord, session: ConsoleSession) -> None:
-        self.key = key
-        self.session = session
+    key: KeyRecord
+    session: ConsoleSession
 
 
 async def _signed_in(request: Request) -> SignedIn | None:

@@ -24,6 +24,7 @@ __all__ = [
     "parse_task",
     "render_error",
     "render_task",
+    "render_task_page",
     "task_path",
 ]
 
@@ -78,6 +79,14 @@ def build_create(request: VideoRequest, shape: Shape | None = None) -> dict[str,
         body.pop("ratio", None)
         body.update(duration=shape.duration, size=size_text(request.model, shape), fps=shape.fps)
     return body
+
+
+def render_task_page(
+    data: list[dict[str, Any]], has_more: bool, **extra: object
+) -> dict[str, object]:
+    """A native listing of rendered tasks: `next_after` is the last one's id when more follow."""
+    next_after = data[-1]["task_id"] if has_more and data else None
+    return {"object": "list", "data": data, "has_more": has_more, "next_after": next_after, **extra}
 
 
 def render_task(task: Task) -> dict[str, Any]:

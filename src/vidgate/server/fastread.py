@@ -199,14 +199,14 @@ class FastReads:
         known a moment ago, the version with the last audit id, which says whether the key
         is still current."""
         keys, store = services.keys, services.tasks.store
-        owner_id = keys.remembered_id(key)
-        if owner_id is not None:
-            audited = await store.audited_task_version(task_id, owner_id)
+        recent = keys.recently_read(key)
+        if recent is not None:
+            known, read_under = recent
+            audited = await store.audited_task_version(task_id, known.id)
             if audited is None:
                 return None
             audit_id, version = audited
-            known = keys.remembered(key, audit_id)
-            if known is not None:
+            if audit_id == read_under:
                 return known, version
         caller = await keys.authenticate(key)
         version = await store.task_version(task_id, caller.id)

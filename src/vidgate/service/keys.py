@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vidgate.clock import utcnow
 from vidgate.console.session import key_fingerprint
-from vidgate.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+from vidgate.errors import InvalidRequest, NotFound, Unauthorized
 from vidgate.ids import KEY_PREFIX, hash_key, new_api_key, new_id
 from vidgate.records import KeyRecord
 from vidgate.store import Store
@@ -100,31 +100,19 @@ class Keys:
         self._known[digest] = _Known(found, time.monotonic() + KEY_CACHE_SECONDS, audit_id)
         return found
 
-    def remembered(self, key: str, audit_id: int) -> KeyRecord | None:
-        """The key as read a moment ago, if no admin action has happened since ``audit_id``
-        was read; None when the store must be asked (`authenticate`)."""
+    def recently_read(self, key: str) -> tuple[KeyRecord, int] | None:
+        """The key as read a moment ago, and the last audit id it was read under: it is still
+        current while no admin action has come since. None when it must be read again."""
         found = self._known.get(hash_key(key))
-        if found is None or found.expires <= time.monotonic() or found.audit_id != audit_id:
+        if found is None or found.expires <= time.monotonic():
             return None
-        return found.key
-
-    def remembered_id(self, key: str) -> str | None:
-        """The id of a key read a moment ago, whether or not it is still current."""
-        found = self._known.get(hash_key(key))
-        return None if found is None or found.expires <= time.monotonic() else found.key.id
+        return found.key, found.audit_id
 
     async def authenticate_session(self, key_id: str, fingerprint: str) -> KeyRecord:
         """The key a console session names, while it is unrevoked and not rotated since."""
         found = await self.store.key_by_id(key_id)
         if found is None or found.revoked_at is not None or key_fingerprint(found) != fingerprint:
             raise Unauthorized("The console session has ended: sign in again.")
-        return found
-
-    async def authenticate_admin(self, key: str | None) -> KeyRecord:
-        """The caller's key, which must be an admin key (403 otherwise)."""
-        found = await self.authenticate(key)
-        if not found.admin:
-            raise Forbidden("This key is not an admin key; the admin API needs one.")
         return found
 
     async def account(self, key_id: str) -> KeyRecord:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
 from vidgate.dialects.common import iso_time
-from vidgate.dialects.native import render_task
+from vidgate.dialects.native import render_task, render_task_page
 from vidgate.models import Task
 from vidgate.records import TaskFilter, TaskRecord
 from vidgate.server.auth import AdminCaller, services_of
@@ -50,14 +50,7 @@ async def list_tasks(
     )
     page = await services_of(request).admin.find_tasks(query, limit=limit)
     data = [_shown(record, task) for record, task in page.tasks]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "has_more": page.has_more,
-            "next_after": data[-1]["task_id"] if page.has_more and data else None,
-        }
-    )
+    return JSONResponse(render_task_page(data, page.has_more))
 
 
 @router.post("/tasks/{task_id}/cancel", responses=errors(NATIVE, 404, 409))

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from vidgate.dialects.common import iso_time
-from vidgate.dialects.native import parse_create, render_task
+from vidgate.dialects.native import parse_create, render_task, render_task_page
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
 from vidgate.records import TaskQuery
@@ -170,11 +170,5 @@ async def list_tasks(
     page = await services_of(request).tasks.find(caller.id, query, limit=limit)
     data = [render_task(t) for t in page.tasks]
     return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "has_more": page.has_more,
-            "next_after": data[-1]["task_id"] if page.has_more and data else None,
-            "last_event_id": str(page.last_event_id),
-        }
+        render_task_page(data, page.has_more, last_event_id=str(page.last_event_id))
     )
