@@ -226,3 +226,25 @@ def test_postgres_reads_see_another_process_at_once(postgres_url: str, tmp_path:
             assert reused(gateway) >= len(PATHS)
     finally:
         gateway.stop()
+
+
+def test_a_key_revoked_while_its_reads_are_kept_is_refused_at_once(reads: RunningGateway) -> None:
+    secret = reads.make_key("soon-revoked")
+    with (
+        reads.client(secret) as user,
+        reads.client(reads.make_key("revoker", admin=True)) as admin,
+    ):
+        task_id = submit(user)
+        key_id = user.get("/v1/account").json()["key_id"]
+        before = reused(reads)
+        for template in PATHS.values():
+            path = template.format(id=task_id)
+            assert user.get(path, headers=REQUEST_ID).status_code == 200
+            assert user.get(path, headers=REQUEST_ID).status_code == 200
+        assert reused(reads) >= before + len(PATHS), "unchanged tasks are answered as kept"
+        assert admin.post(f"/admin/v1/keys/{key_id}/revoke").status_code == 200
+        for dialect, template in PATHS.items():
+            path = template.format(id=task_id)
+            seen = user.get(path, headers=REQUEST_ID)
+            assert seen.status_code == 401, (dialect, seen.text)
+            assert answer(seen) == answer(routed(user, path, headers=REQUEST_ID)), dialect

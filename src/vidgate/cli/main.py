@@ -43,9 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, drain=settings.drain_timeout)
     if args.access_log:
         from vidgate.server.accesslog import AccessLog, LineWriter
+        from vidgate.server.layers import wrap_outside
 
-        text = settings.log_format == "text"
-        app.add_middleware(AccessLog, writer=LineWriter() if text else None)
+        writer = LineWriter() if settings.log_format == "text" else None
+        wrap_outside(app, lambda stack: AccessLog(stack, writer))
 
     class Server(uvicorn.Server):
         """Tells open event streams of a shutdown at the signal, not once they have closed:

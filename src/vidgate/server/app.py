@@ -15,6 +15,7 @@ from vidgate.console import routes as console
 from vidgate.runtime import Runtime
 from vidgate.server.errors import install_error_handlers
 from vidgate.server.fastread import FastReads, TaskReads
+from vidgate.server.layers import wrap_outside
 from vidgate.server.metrics_http import install_metrics
 from vidgate.server.openapi import install_openapi
 from vidgate.server.routes import (
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
         app.include_router(console.router)
         app.mount(f"{console.PREFIX}/static", console.static_files(), name="console-static")
     app.state.task_reads = TaskReads()
-    app.add_middleware(FastReads, reads=app.state.task_reads)
-    app.add_middleware(RequestId)
+    task_reads: TaskReads = app.state.task_reads
+    wrap_outside(app, lambda stack: FastReads(stack, task_reads))
+    wrap_outside(app, RequestId)
     install_metrics(app, config, lambda: app.state.services.keys)
     return app

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -85,6 +85,22 @@ class Rendered:
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     request_id_spliced: bool
+    stamp: int | None = None
+    """The store's change stamp read before the rendering was last found current; None: it
+    must be checked against the store at the next read."""
+    audit_id: int | None = None
+    """The last audit id when it was last found current: the key was current then."""
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What a rendering was last found current under."""
+
+    stamp: int | None
+    audit_id: int | None
+
+    def applied(self, rendered: Rendered) -> Rendered:
+        return replace(rendered, stamp=self.stamp, audit_id=self.audit_id)
 
 
 def _match(path: str) -> tuple[Dialect, str] | None:
@@ -192,10 +208,28 @@ class FastReads:
         return True
 
     @staticmethod
+    def _unchanged(services: Services, kept: Rendered, key: str) -> bool:
+        """Whether ``kept`` answers this read with nothing read from a table: the key was
+        read a moment ago under the audit id the rendering was checked under, nothing was
+        written to the store since that check (the store's change stamp), and a result URL
+        in it is signed for the current window."""
+        if kept.stamp is None:
+            return False
+        recent = services.keys.recently_read(key)
+        return (
+            recent is not None
+            and recent[0].id == kept.owner_id
+            and recent[1] == kept.audit_id
+            and (kept.window is None or kept.window == services.presenter.signing_window())
+            and services.tasks.store.change_stamp() == kept.stamp
+        )
+
+    @staticmethod
     async def _caller_and_version(
         services: Services, task_id: str, key: str
-    ) -> tuple[KeyRecord, object] | None:
-        """The caller and its task's version (None for no such task): one read for a key
+    ) -> tuple[KeyRecord, object, int | None] | None:
+        """The caller, its task's version (None for no such task) and the audit id the key
+        is known current under (None when it was authenticated afresh): one read for a key
         known a moment ago, the version with the last audit id, which says whether the key
         is still current."""
         keys, store = services.keys, services.tasks.store
@@ -207,29 +241,40 @@ class FastReads:
                 return None
             audit_id, version = audited
             if audit_id == read_under:
-                return known, version
+                return known, version, audit_id
         caller = await keys.authenticate(key)
         version = await store.task_version(task_id, caller.id)
-        return None if version is None else (caller, version)
+        return None if version is None else (caller, version, None)
+
+    @staticmethod
+    def _current(services: Services, kept: Rendered, owner_id: str, version: object) -> bool:
+        """Whether ``kept`` renders this version of the owner's task, signed for now."""
+        return (
+            kept.owner_id == owner_id
+            and kept.version == version
+            and (kept.window is None or kept.window == services.presenter.signing_window())
+        )
 
     async def _rendered(
         self, services: Services, dialect: Dialect, task_id: str, key: str
     ) -> Rendered | None:
         store = services.tasks.store
+        cache_key = (dialect.name, task_id)
         try:
+            kept = self.reads.entries.get(cache_key)
+            if kept is not None and self._unchanged(services, kept, key):
+                self.reads.reused += 1
+                return kept
+            stamp = store.change_stamp()
             found = await self._caller_and_version(services, task_id, key)
             if found is None:
                 return None
-            caller, version = found
-            cache_key = (dialect.name, task_id)
-            kept = self.reads.entries.get(cache_key)
-            if (
-                kept is not None
-                and kept.owner_id == caller.id
-                and kept.version == version
-                and (kept.window is None or kept.window == services.presenter.signing_window())
-            ):
+            caller, version, audit_id = found
+            checked = _Check(stamp if audit_id is not None else None, audit_id)
+            if kept is not None and self._current(services, kept, caller.id, version):
                 self.reads.reused += 1
+                if (kept.stamp, kept.audit_id) != (checked.stamp, checked.audit_id):
+                    self.reads.keep(cache_key, checked.applied(kept))
                 return kept
             record = await store.task(task_id, caller.id)
             if record is None:
@@ -242,7 +287,7 @@ class FastReads:
                 services.presenter.signing_window() == window
                 and await store.task_version(task_id, caller.id) == version
             ):
-                self.reads.keep(cache_key, rendered)
+                self.reads.keep(cache_key, checked.applied(rendered))
         except Exception:
             # The dialect's route answers instead, in its own shape, as it answers errors.
             return None

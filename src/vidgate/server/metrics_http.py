@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidgate.errors import VidgateError
 from vidgate.metrics import count_http
+from vidgate.server.layers import wrap_outside
 
 if TYPE_CHECKING:
     from vidgate.records import KeyRecord
@@ -232,12 +233,7 @@ def install_metrics(
     """Serve `GET /metrics` from ``app``, and count every response it gives, outside all its
     middleware (500s and responses given before routing included)."""
     app.router.routes.append(metrics_route(MetricsAccess.of(settings, keys)))
-    build = app.build_middleware_stack
-
-    def counted_stack() -> ASGIApp:
-        return HttpMetrics(build(), lambda: app.routes)
-
-    app.build_middleware_stack = counted_stack  # type: ignore[method-assign]
+    wrap_outside(app, lambda stack: HttpMetrics(stack, lambda: app.routes))
 
 
 class MetricsServer:

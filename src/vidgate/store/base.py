@@ -366,6 +366,12 @@ class AdminStore(Protocol):
         backend can; None when the owner has no such task."""
         ...
 
+    def change_stamp(self) -> int | None:
+        """A number that stays the same while nobody writes to the store, where the backend
+        can tell without reading a table; None where it cannot. Read it before the reads it
+        vouches for: while it is unchanged, whatever those reads answered still holds."""
+        ...
+
     async def tasks_of_any(self, query: TaskFilter, *, limit: int) -> list[TaskRecord]:
         """Up to ``limit`` matching tasks of every key, newest first."""
         ...

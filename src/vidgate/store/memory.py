@@ -195,6 +195,9 @@ class MemoryStore(MemoryAdmin):
         version = await self.task_version(task_id, owner_id)
         return None if version is None else (await self.last_audit_id(), version)
 
+    def change_stamp(self) -> int | None:
+        return None
+
     async def task_by_idempotency(self, owner_id: str, key: str) -> TaskRecord | None:
         return next(
             (

@@ -66,6 +66,22 @@ class RawReads:
                 raise
             raise translated from exc
 
+    def data_version(self) -> int | None:
+        """SQLite's `PRAGMA data_version` on the read connection: it changes whenever any
+        other connection, of this process or another, commits a write. None on PostgreSQL,
+        or for a database other connections cannot open."""
+        if not self.db.sqlite or not self.available:
+            return None
+        try:
+            conn = self._sqlite or self._open_sqlite()
+            found: tuple[int] = conn.execute("PRAGMA data_version").fetchone()
+            return found[0]
+        except Exception as exc:
+            translated = store_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
     def _open_sqlite(self) -> sqlite3.Connection:
         path = _sqlite_file(self.db.url)
         assert path is not None, "check `available` first"

@@ -25,7 +25,11 @@ POSTGRES_AUDITED_ROW = f"{AUDITED} WHERE id = $1 AND owner_id = $2"
 
 
 class SqlTaskVersions(SqlConcern):
-    """`task_version`: the task's row as a tuple; with the last audit id in the same read."""
+    """`task_version`: the task's row as a tuple; with the last audit id in the same read;
+    `change_stamp`: SQLite's data version, read on the same connection."""
+
+    def change_stamp(self) -> int | None:
+        return self.raw.data_version()
 
     async def task_version(self, task_id: str, owner_id: str) -> object | None:
         if not self.raw.available:
