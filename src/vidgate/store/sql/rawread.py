@@ -36,6 +36,11 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
+async def _as_it_is(_conn: asyncpg.Connection) -> None:
+    """A released read connection is kept as it is: it only ever runs single statements in
+    autocommit, which leave no session state to reset (asyncpg would send a query to)."""
+
+
 class RawReads:
     """One row by a plain SQL statement, written once per backend (`?` and `$1` params)."""
 
@@ -60,6 +65,17 @@ class RawReads:
             pool = self._pool or await self._open_pool()
             record = await pool.fetchrow(postgres_sql, *params)
             return None if record is None else tuple(record)
+        except Exception as exc:
+            translated = store_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    async def postgres_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Every row a PostgreSQL statement answers, as tuples."""
+        try:
+            pool = self._pool or await self._open_pool()
+            return [tuple(record) for record in await pool.fetch(sql, *params)]
         except Exception as exc:
             translated = store_error(exc)
             if translated is None:
@@ -97,7 +113,7 @@ class RawReads:
         async with self._lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    **self.db.asyncpg_args(), min_size=1, max_size=POOL_SIZE
+                    **self.db.asyncpg_args(), min_size=1, max_size=POOL_SIZE, reset=_as_it_is
                 )
             return self._pool
 
