@@ -1,15 +1,20 @@
-"""Upstream providers: one HTTP client, with limits and error classes, over a dialect."""
+"""Upstream providers: one HTTP client, with limits and error classes, over a dialect.
+
+The API calls (submit, status, cancel) go through aiohttp, which spends a tenth of httpx's
+CPU on a small JSON exchange; a gateway polling thousands of tasks makes hundreds a second.
+Result downloads, streamed and redirected, go through httpx as every other download does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from vidgate.catalog import Shape
@@ -23,6 +28,10 @@ from vidgate.providers.base import ProviderError, ProviderLimits
 from vidgate.ratelimit import TokenBucket
 from vidgate.retry import poll_after, retry_after
 from vidgate.settings import ProviderConfig
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
 
 __all__ = ["ErrorKind", "Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
 
@@ -48,6 +57,17 @@ class Polled:
     hint: float | None = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An upstream's answer to an API call, read whole."""
+
+    status: int
+    headers: Mapping[str, str]
+    """Case-insensitive, as the client gives them."""
+    data: Any
+    """The JSON body; None for an empty one."""
+
+
 class UpstreamError(ProviderError):
     """A failed upstream call: throttled and transient errors are retried, others are not."""
 
@@ -60,6 +80,11 @@ class UpstreamError(ProviderError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+def _compact_json(value: Any) -> str:
+    """JSON as httpx writes a request body: compact, non-ASCII kept, no NaN."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -91,22 +116,47 @@ class UpstreamProvider:
             can_cancel_running=False,
         )
         self.bucket = TokenBucket(config.requests_per_second)
+        import httpx  # imported by the processes that have an upstream, not by every one
+
         self._client = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),
             timeout=config.timeout,
             limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
         )
+        self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(CONNECTIONS)
         self._next_credential = 0
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _api(self) -> aiohttp.ClientSession:
+        """The API calls' session, made on first use (inside the running loop)."""
+        if self._session is None:
+            import aiohttp
+            import httpx
+
+            timeout = self.config.timeout
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=CONNECTIONS, limit_per_host=CONNECTIONS, ssl=httpx.create_ssl_context()
+                ),
+                timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+                trust_env=True,
+                json_serialize=_compact_json,
+            )
+        return self._session
 
     def _key(self, credential: str) -> str:
         return self.credentials[int(credential) % len(self.credentials)]
 
     def _serves(self, url: str) -> bool:
         """Whether ``url`` is on this provider's own origin (scheme, host and port)."""
+        import httpx
+
         mine, theirs = httpx.URL(self.config.base_url), httpx.URL(url)
         return (mine.scheme, mine.host, mine.port) == (theirs.scheme, theirs.host, theirs.port)
 
@@ -114,7 +164,7 @@ class UpstreamProvider:
         """The call's path under the configured base URL, written as the API's SDKs write it."""
         return call.path.removeprefix(self.dialect.base_path)
 
-    def _error(self, status: int, fields: ErrorFields, headers: httpx.Headers) -> UpstreamError:
+    def _error(self, status: int, fields: ErrorFields, headers: Mapping[str, str]) -> UpstreamError:
         """An error answer as an UpstreamError of the kind the API's code or status calls for."""
         code = fields.code or f"http_{status}"
         message = fields.message or f"the upstream answered HTTP {status}"
@@ -131,38 +181,54 @@ class UpstreamProvider:
         wait = retry_after(headers) if kind in ("throttled", "transient") else None
         return UpstreamError(kind, code, message, wait)
 
-    async def _call(self, call: Call, credential: str) -> tuple[Any, httpx.Response]:
+    async def _call(self, call: Call, credential: str) -> Answer:
         await self.bucket.acquire()
         with upstream_request(self.name):
             return await self._send(call, credential)
 
-    async def _send(self, call: Call, credential: str) -> tuple[Any, httpx.Response]:
+    async def _send(self, call: Call, credential: str) -> Answer:
+        import aiohttp
+
         headers = {**self.dialect.auth_headers(self._key(credential)), **call.headers}
+        url = f"{self.config.base_url.rstrip('/')}{self._path(call)}"
         try:
-            async with self._slots:
-                response = await self._client.request(
+            async with (
+                self._slots,
+                self._api().request(
                     call.method,
-                    self._path(call),
+                    url,
                     json=call.json,
                     params=dict(call.params) or None,
                     headers=headers,
+                    allow_redirects=False,
+                ) as response,
+            ):
+                status, answer_headers, body = (
+                    response.status,
+                    response.headers,
+                    await response.read(),
                 )
-        except httpx.TimeoutException as exc:
-            raise UpstreamError("transient", "upstream_timeout", str(exc) or "timed out") from exc
-        except httpx.TransportError as exc:
-            raise UpstreamError("transient", "upstream_unreachable", str(exc)) from exc
+        except TimeoutError as exc:
+            raise UpstreamError(
+                "transient", "upstream_timeout", f"no answer within {self.config.timeout:g} s"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(
+                "transient", "upstream_unreachable", f"the upstream cannot be reached: {exc}"
+            ) from exc
+        success = 200 <= status < 300
         try:
-            data = response.json() if response.content else None
+            data = json.loads(body) if body else None
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = None
-            if response.is_success:
+            if success:
                 raise _malformed("answer is malformed JSON") from None
-        if response.is_success:
+        if success:
             carried = self.dialect.answer_error(data)
             if carried is not None:
-                raise self._error(response.status_code, carried, response.headers)
-            return data, response
-        raise self._error(response.status_code, self.dialect.error(data), response.headers)
+                raise self._error(status, carried, answer_headers)
+            return Answer(status, answer_headers, data)
+        raise self._error(status, self.dialect.error(data), answer_headers)
 
     async def _inline(self, request: VideoRequest) -> VideoRequest:
         """The request with the inputs its API does not fetch turned into `data:` URLs."""
@@ -174,6 +240,8 @@ class UpstreamProvider:
         return request.model_copy(update=changes) if changes else request
 
     async def _data_url(self, url: str) -> str:
+        import httpx
+
         try:
             response = await self.fetcher.open(url)
         except BlockedAddress as exc:
@@ -212,14 +280,15 @@ class UpstreamProvider:
             call = self.dialect.create(request, shape)
         except ApiError as exc:
             raise UpstreamError("invalid", exc.code, exc.message) from exc
-        data, _ = await self._call(call, credential)
+        data = (await self._call(call, credential)).data
         upstream_id = self.dialect.accepted_id(data, call)
         if not upstream_id:
             raise _malformed("answer has no task id")
         return Submitted(upstream_id, credential)
 
     async def poll(self, upstream_id: str, credential: str) -> Polled:
-        data, response = await self._call(self.dialect.retrieve(upstream_id), credential)
+        answer = await self._call(self.dialect.retrieve(upstream_id), credential)
+        data = answer.data
         if not isinstance(data, dict):
             raise _malformed("task is not a JSON object")
         try:
@@ -228,14 +297,14 @@ class UpstreamProvider:
             raise _malformed(f"task cannot be read: {exc}") from exc
         if task.status is Status.COMPLETED:
             task = await self._locate_result(task, data, credential)
-        return Polled(task, poll_after(response.headers))
+        return Polled(task, poll_after(answer.headers))
 
     async def _locate_result(self, task: Task, data: object, credential: str) -> Task:
         """A completed task with its result URL, from the further call its API needs."""
         follow = self.dialect.result_call(data)
         if follow is None:
             return task
-        answer, _ = await self._call(follow, credential)
+        answer = (await self._call(follow, credential)).data
         url = self.dialect.result_location(answer)
         if not url:
             raise _malformed("result answer has no URL")
@@ -245,8 +314,7 @@ class UpstreamProvider:
     async def fetch(self, call: Call, credential: str) -> Any:
         """One further call of the dialect's own (a webhook secret lookup), with the credential
         a task is pinned to; its JSON answer."""
-        data, _ = await self._call(call, credential)
-        return data
+        return (await self._call(call, credential)).data
 
     async def cancel(self, upstream_id: str, credential: str) -> bool:
         """Stop the task upstream; False when the upstream refuses or cannot. An API without
@@ -307,6 +375,8 @@ class UpstreamProvider:
 
         The provider's key goes only to its own origin; redirects are followed, each hop to
         another origin through the input guard."""
+        import httpx
+
         try:
             response = await self._open_result(upstream_id, url, credential)
         except BlockedAddress as exc:
