@@ -156,7 +156,11 @@ class Engine:
             except Exception as exc:
                 log.warning("could not hand %s back (its lease will lapse): %s", task_id, exc)
 
-    def _spawn(self, name: str, task_id: str, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(
+        self, name: str, task_id: str, work: Coroutine[Any, Any, None], *, frees: bool = True
+    ) -> None:
+        """Run ``work`` for a task of provider ``name``; when it ends, wake the provider's
+        dispatch if it ``frees`` a place there (a poll does so itself, when it finishes a task)."""
         self._running[name] += 1
         task = asyncio.create_task(work, context=task_context(task_id, name))
         self._work[task] = task_id
@@ -164,7 +168,8 @@ class Engine:
         def done(finished: asyncio.Task[None]) -> None:
             self._work.pop(finished, None)
             self._running[name] -= 1
-            self.notifier.notify(f"provider:{name}")
+            if frees:
+                self.notifier.notify(f"provider:{name}")
             if not finished.cancelled() and finished.exception() is not None:
                 log.error("work for %s failed", name, exc_info=finished.exception())
 
@@ -218,13 +223,18 @@ class Engine:
             except Exception:
                 log.exception("claiming polls failed")
             for task in claimed:
-                self._spawn(task.provider, task.id, self._poll_one(task))
+                self._spawn(task.provider, task.id, self._poll_one(task), frees=False)
             if len(claimed) < POLL_BATCH:
                 await asyncio.sleep(POLL_IDLE)
 
     async def _poll_one(self, task: TaskRecord) -> None:
-        async with self._poll_slots:
-            await self.poller.poll(task)
+        finished = True  # unless the poll says otherwise: on an error, dispatch looks again
+        try:
+            async with self._poll_slots:
+                finished = await self.poller.poll(task)
+        finally:
+            if finished:
+                self.notifier.notify(f"provider:{task.provider}")
 
     async def _reap(self) -> None:
         while True:

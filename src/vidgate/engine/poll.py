@@ -47,11 +47,12 @@ class UpstreamPoller:
         self.max_result_bytes = max_result_bytes
         self.callbacks = callbacks
 
-    async def poll(self, task: TaskRecord) -> None:
-        """Poll once; finish the task, or schedule its next poll."""
+    async def poll(self, task: TaskRecord) -> bool:
+        """Poll once; finish the task, or schedule its next poll. True when the task was
+        finished, so that it no longer takes a place at its provider."""
         provider = self.providers.get(task.provider)
         if provider is None or task.upstream_id is None or task.credential is None:
-            return
+            return False
         bind(upstream_task_id=task.upstream_id, key_id=task.owner_id)
         heard = self.callbacks.take(task.id) if self.callbacks is not None else None
         try:
@@ -61,12 +62,11 @@ class UpstreamPoller:
                 else await provider.poll(task.upstream_id, task.credential)
             )
         except UpstreamError as exc:
-            await self._poll_failed(task, provider, exc)
-            return
+            return await self._poll_failed(task, provider, exc)
         snapshot = polled.task
         if snapshot.status is Status.COMPLETED:
-            await self._complete(task, provider, snapshot)
-        elif snapshot.status in (Status.FAILED, Status.CANCELLED):
+            return await self._complete(task, provider, snapshot)
+        if snapshot.status in (Status.FAILED, Status.CANCELLED):
             error = snapshot.error
             await self.finisher.fail(
                 task.id,
@@ -75,13 +75,14 @@ class UpstreamPoller:
                 worker=self.worker,
                 status=snapshot.status,
             )
-        else:
-            if snapshot.progress and snapshot.progress < 100:
-                try:
-                    await self.store.set_progress(task.id, self.worker, snapshot.progress)
-                except StoreUnavailable as exc:
-                    log.warning("progress of %s not recorded: %s", task.id, exc)
-            await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
+            return True
+        if snapshot.progress and snapshot.progress < 100:
+            try:
+                await self.store.set_progress(task.id, self.worker, snapshot.progress)
+            except StoreUnavailable as exc:
+                log.warning("progress of %s not recorded: %s", task.id, exc)
+        await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
+        return False
 
     async def _schedule(
         self,
@@ -129,14 +130,15 @@ class UpstreamPoller:
 
     async def _poll_failed(
         self, task: TaskRecord, provider: UpstreamProvider, exc: UpstreamError
-    ) -> None:
+    ) -> bool:
         if task.poll_failures + 1 >= MAX_POLL_FAILURES:
             await self.finisher.fail(task.id, exc.code, exc.message, worker=self.worker)
-            return
+            return True
         log.info("task %s: poll failed (%s)", task.id, exc)
         await self._schedule(task, provider, None, failed=True, retry_after=exc.retry_after)
+        return False
 
-    async def _complete(self, task: TaskRecord, provider: UpstreamProvider, snapshot: Task) -> None:
+    async def _complete(self, task: TaskRecord, provider: UpstreamProvider, snapshot: Task) -> bool:
         given = snapshot.result.video_url if snapshot.result else None
         try:
             result, usage = await archive_result(
@@ -150,9 +152,10 @@ class UpstreamPoller:
                     f"The result could not be stored: {exc.message}",
                     worker=self.worker,
                 )
-                return
+                return True
             await self._schedule(task, provider, snapshot.raw_status, failed=True)
-            return
+            return False
         await self.finisher.complete(
             task, self.worker, result, usage, upstream_status=snapshot.raw_status
         )
+        return True
