@@ -1,30 +1,34 @@
 """vidgate: a gateway, SDK and CLI for asynchronous video-generation tasks."""
 
-from vidgate.client import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AsyncClient,
-    AuthenticationError,
-    BadRequestError,
-    Client,
-    ConflictError,
-    Generation,
-    GoneError,
-    IncompleteDownloadError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    TaskCancelled,
-    TaskFailed,
-    TaskNotCompleted,
-    TaskPage,
-    UnsupportedOperation,
-    URLExpiredError,
-    WaitTimeout,
-    set_testing,
-)
+import typing
+
+if typing.TYPE_CHECKING:
+    from vidgate.client import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AsyncClient,
+        AuthenticationError,
+        BadRequestError,
+        Client,
+        ConflictError,
+        Generation,
+        GoneError,
+        IncompleteDownloadError,
+        InternalServerError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        TaskCancelled,
+        TaskFailed,
+        TaskNotCompleted,
+        TaskPage,
+        UnsupportedOperation,
+        URLExpiredError,
+        WaitTimeout,
+        set_testing,
+    )
+
 from vidgate.errors import VidgateError
 from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
 
@@ -64,3 +68,46 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_SDK = frozenset(
+    (
+        "APIConnectionError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AsyncClient",
+        "AuthenticationError",
+        "BadRequestError",
+        "Client",
+        "ConflictError",
+        "Generation",
+        "GoneError",
+        "IncompleteDownloadError",
+        "InternalServerError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "TaskCancelled",
+        "TaskFailed",
+        "TaskNotCompleted",
+        "TaskPage",
+        "UnsupportedOperation",
+        "URLExpiredError",
+        "WaitTimeout",
+        "set_testing",
+    )
+)
+"""The SDK's names, imported on first use: a gateway process never loads the client."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _SDK:
+        from vidgate import client
+
+        value = getattr(client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SDK)

@@ -8,8 +8,6 @@ import binascii
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-import httpx
-
 from vidgate.blobs import BlobStore
 from vidgate.errors import InvalidRequest
 from vidgate.ids import new_id
@@ -154,6 +152,8 @@ class InputFetcher:
         )
 
     async def _download(self, url: str, field: str, staged: Path) -> None:
+        import httpx  # with the fetcher's first request, not at start
+
         try:
             async with asyncio.timeout(self.fetcher.timeout):
                 response = await self.fetcher.open(url)

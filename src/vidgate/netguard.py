@@ -7,11 +7,13 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from vidgate.errors import VidgateError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -110,10 +112,23 @@ class GuardedFetcher:
     def __init__(self, allowed: Sequence[Network], timeout: float) -> None:
         self.allowed = list(allowed)
         self.timeout = timeout
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._made: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._made is None:
+            import httpx
+
+            self._made = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return self._made
+
+    def twin(self) -> GuardedFetcher:
+        """A fetcher with the same rules and a client of its own, for another event loop."""
+        return GuardedFetcher(self.allowed, self.timeout)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._made is not None:
+            await self._made.aclose()
 
     async def check(self, url: str) -> None:
         """Raise BlockedAddress unless `url` resolves only to addresses the gateway may reach."""
@@ -170,7 +185,7 @@ class GuardedFetcher:
             pinned,
             content=content,
             headers={**headers, **host},
-            extensions={**extensions, "timeout": httpx.Timeout(timeout).as_dict()},
+            extensions={**extensions, "timeout": _timeout(timeout)},
         )
         response = await self._client.send(request, stream=True)
         body = bytearray()
@@ -198,3 +213,9 @@ class GuardedFetcher:
                 continue
             return response
         raise BlockedAddress(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _timeout(seconds: float) -> dict[str, float]:
+    import httpx
+
+    return httpx.Timeout(seconds).as_dict()  # type: ignore[return-value]

@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from vidgate.clock import utcnow
 from vidgate.dialects.fal_outbound import split_id
 from vidgate.dialects.replicate_outbound import ReplicateOutbound
@@ -220,6 +218,8 @@ class UpstreamCallbacks:
         self, provider: UpstreamProvider, upstream_id: str, headers: Mapping[str, str], body: bytes
     ) -> Task | bool:
         async def fetch() -> Any:
+            import httpx  # only for a provider that calls back
+
             try:
                 async with httpx.AsyncClient(timeout=provider.config.timeout) as client:
                     answer = await client.get(provider.config.callback_jwks_url)

@@ -4,22 +4,27 @@ Receivers are isolated from each other: every attempt has a total deadline, each
 (scheme, host and port) gets at most a few attempts at once, and a destination that keeps
 failing is skipped for a cool-down by its circuit breaker. Deliveries that must wait for
 their destination wait outside the global slots, or are put back in the outbox for later.
+
+The attempts run on an event loop of their own, in a thread: on the gateway's loop each step
+of an HTTP exchange waits for a turn of that loop, which takes tens of milliseconds while
+requests keep it busy, so a burst of events would be sent only once the burst is over. The
+gateway's loop claims, renders and records (in batches); the sending loop only sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from vidgate.clock import utcnow
 from vidgate.logs import bind
@@ -37,9 +42,9 @@ log = logging.getLogger("vidgate.webhooks")
 BATCH = 100
 IDLE = 0.25
 HELD_PER_SLOT = 4
-STORE_WRITERS = 8
-"""Attempts recorded at once: well below the database pool, however many deliveries run."""
 """Deliveries held in this process (sending or waiting) per global slot, at most."""
+STOP_WAIT = 5.0
+"""Seconds the sending loop gets to cancel its attempts and close its connections."""
 MAX_DESTINATIONS = 10_000
 """Idle destinations beyond this many are forgotten, failure counts and all."""
 
@@ -99,6 +104,50 @@ class _Held:
     lease_ends: float
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A held delivery with its body and the secret that signs it, ready to send."""
+
+    held: _Held
+    body: bytes
+    secret: str
+
+
+class _SendLoop:
+    """An event loop in a thread of its own, where the attempts run."""
+
+    def __init__(self, on_stop: Callable[[], Awaitable[None]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._on_stop = on_stop
+        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+            self.loop.run_until_complete(self._shutdown())
+        finally:
+            self.loop.close()
+
+    async def _shutdown(self) -> None:
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await self._on_stop()
+        await self.loop.shutdown_asyncgens()
+
+    def submit(self, work: Coroutine[Any, Any, AttemptReport]) -> asyncio.Future[AttemptReport]:
+        """Start ``work`` there; its outcome as a future of the calling loop."""
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
+
+    def close(self) -> None:
+        """Cancel the attempts in progress, await ``on_stop`` there, and end the thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_WAIT)
+
+
 class Deliverer:
     """Sends due deliveries; each carries a stable `webhook-id`, so receivers can drop repeats."""
 
@@ -122,32 +171,90 @@ class Deliverer:
         self.retry_window = retry_window
         self.retry_base = retry_base
         self.limits = limits or DeliveryLimits()
-        self._slots = asyncio.Semaphore(self.limits.concurrency)
-        self._writers = asyncio.Semaphore(STORE_WRITERS)
-        self._receivers: dict[str, _Receiver] = {}
         self._secrets: dict[str, str] = {}
+        self._reports: list[tuple[str, AttemptReport]] = []
+        self._reported = asyncio.Event()
 
     async def run(self, wake: Callable[[float], Awaitable[bool]]) -> None:
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: set[asyncio.Future[AttemptReport]] = set()
         lease = timedelta(seconds=self.limits.lease)
         most = self.limits.concurrency * HELD_PER_SLOT
+        sender = _Sender(self, self.fetcher.twin())
+        sending = _SendLoop(sender.fetcher.aclose)
+        recording = asyncio.create_task(self._record(), name="deliver-record")
+        try:
+            while True:
+                room = min(BATCH, most - len(in_flight))
+                due: list[Delivery] = []
+                lease_ends = time.monotonic() + self.limits.lease
+                if room > 0:
+                    try:
+                        due = await self.store.claim_deliveries(self.worker, lease, room)
+                    except StoreUnavailable as exc:
+                        log.warning("claiming deliveries: %s", exc)
+                    except Exception:
+                        log.exception("claiming deliveries failed")
+                for delivery in due:
+                    held = _Held(delivery, lease_ends)
+                    prepared = await self._prepare(held)
+                    if prepared is None:
+                        continue
+                    future = sending.submit(sender.send(prepared))
+                    in_flight.add(future)
+                    future.add_done_callback(in_flight.discard)
+                    future.add_done_callback(functools.partial(self._sent, held))
+                if len(due) < BATCH:
+                    await wake(IDLE)
+        finally:
+            recording.cancel()
+            sending.close()
+            if in_flight:  # their reports are queued once each has heard it was done
+                await asyncio.wait(list(in_flight), timeout=STOP_WAIT)
+            await self._flush()
+
+    async def _prepare(self, held: _Held) -> _Prepared | None:
+        """The delivery's body and secret; None (its lease lapses, to retry) if they fail."""
+        delivery = held.delivery
+        try:
+            payload = await self.render(delivery)
+            secret = await self._secret(delivery.owner_id)
+        except StoreUnavailable as exc:
+            log.warning("preparing delivery %s: %s", delivery.id, exc)
+            return None
+        except Exception:
+            log.exception("preparing delivery %s failed", delivery.id)
+            return None
+        return _Prepared(held, json.dumps(payload, separators=(",", ":")).encode(), secret)
+
+    def _sent(self, held: _Held, done: asyncio.Future[AttemptReport]) -> None:
+        """Queue an attempt's report to be recorded; the lease lapses on an unexpected error."""
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            log.error("delivery %s failed unexpectedly", held.delivery.id, exc_info=error)
+            return
+        self._reports.append((held.delivery.id, done.result()))
+        self._reported.set()
+
+    async def _record(self) -> None:
+        """Record the attempts reported since the last turn, up to `BATCH` a transaction."""
         while True:
-            room = min(BATCH, most - len(in_flight))
-            due: list[Delivery] = []
-            lease_ends = time.monotonic() + self.limits.lease
-            if room > 0:
-                try:
-                    due = await self.store.claim_deliveries(self.worker, lease, room)
-                except StoreUnavailable as exc:
-                    log.warning("claiming deliveries: %s", exc)
-                except Exception:
-                    log.exception("claiming deliveries failed")
-            for delivery in due:
-                task = asyncio.create_task(self._handle(_Held(delivery, lease_ends)))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            if len(due) < BATCH:
-                await wake(IDLE)
+            await self._reported.wait()
+            self._reported.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        reports, self._reports = self._reports, []
+        for start in range(0, len(reports), BATCH):
+            batch = reports[start : start + BATCH]
+            try:
+                await self.store.record_attempts(self.worker, batch)
+            except StoreUnavailable as exc:
+                # The leases lapse and the deliveries are claimed again: at least once holds.
+                log.warning("recording %d delivery attempts: %s", len(batch), exc)
+            except Exception:
+                log.exception("recording %d delivery attempts failed", len(batch))
 
     async def _secret(self, owner_id: str) -> str:
         secret = self._secrets.get(owner_id)
@@ -159,6 +266,19 @@ class Deliverer:
             self._secrets[owner_id] = secret
         return secret
 
+
+class _Sender:
+    """The sending loop's side: each receiver's share and breaker, and the attempts."""
+
+    def __init__(self, deliverer: Deliverer, fetcher: GuardedFetcher) -> None:
+        self.fetcher = fetcher
+        self.timeout = deliverer.timeout
+        self.retry_window = deliverer.retry_window
+        self.retry_base = deliverer.retry_base
+        self.limits = deliverer.limits
+        self._slots = asyncio.Semaphore(self.limits.concurrency)
+        self._receivers: dict[str, _Receiver] = {}
+
     def _receiver(self, name: str) -> _Receiver:
         receiver = self._receivers.get(name)
         if receiver is None:
@@ -169,22 +289,17 @@ class Deliverer:
             receiver = self._receivers[name] = _Receiver(self.limits.host_concurrency)
         return receiver
 
-    async def _handle(self, held: _Held) -> None:
-        name = destination(held.delivery.url)
+    async def send(self, prepared: _Prepared) -> AttemptReport:
+        """Attempt one delivery within its receiver's share, or put it off; what became of it."""
+        delivery = prepared.held.delivery
+        name = destination(delivery.url)
         receiver = self._receiver(name)
         receiver.users += 1
-        bind(task_id=held.delivery.task_id, key_id=held.delivery.owner_id)
+        bind(task_id=delivery.task_id, key_id=delivery.owner_id)
         try:
-            report = await self._through(held, receiver)
-            webhook_attempt(held.delivery, report)
-            async with self._writers:
-                await self.store.record_attempt(held.delivery.id, self.worker, report)
-        except StoreUnavailable as exc:
-            # The lease lapses and the delivery is claimed again: at least once still holds.
-            log.warning("recording delivery %s: %s", held.delivery.id, exc)
-        except Exception:
-            # The lease lapses and the delivery is claimed again: at least once still holds.
-            log.exception("delivery %s failed unexpectedly", held.delivery.id)
+            report = await self._through(prepared, receiver)
+            webhook_attempt(delivery, report)
+            return report
         finally:
             receiver.users -= 1
             if receiver.users == 0 and receiver.failures == 0:
@@ -194,9 +309,10 @@ class Deliverer:
         """Seconds until a delivery with ``ahead`` others before it would get a slot."""
         return (ahead // self.limits.host_concurrency) * receiver.typical
 
-    async def _through(self, held: _Held, receiver: _Receiver) -> AttemptReport:
+    async def _through(self, prepared: _Prepared, receiver: _Receiver) -> AttemptReport:
         """Wait for the receiver's share and a global slot, then attempt; or put it off."""
         limits = self.limits
+        held = prepared.held
         if (skipped := self._skipped(receiver, held.delivery)) is not None:
             return skipped
         ahead = receiver.users - 1
@@ -206,11 +322,10 @@ class Deliverer:
         async with receiver.slots:
             if (skipped := self._skipped(receiver, held.delivery)) is not None:
                 return skipped
-            payload = await self.render(held.delivery)
             async with self._slots:
                 if time.monotonic() + limits.attempt_timeout > held.lease_ends:
                     return self._postponed(held.delivery, 0.0, "waited too long for a slot")
-                status, error, elapsed = await self._attempt(held.delivery, payload)
+                status, error, elapsed = await self._attempt(prepared)
             self._note(receiver, held.delivery, error, status, elapsed)
         if error is None:
             return AttemptReport(status, None, int(elapsed * 1000), "delivered")
@@ -250,13 +365,11 @@ class Deliverer:
             )
         receiver.open_until = max(receiver.open_until, time.monotonic() + pause)
 
-    async def _attempt(
-        self, delivery: Delivery, payload: dict[str, Any]
-    ) -> tuple[int | None, str | None, float]:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        stamp = int(time.time())
-        secret = await self._secret(delivery.owner_id)
-        headers = signature_headers(secret, delivery.id, stamp, body)
+    async def _attempt(self, prepared: _Prepared) -> tuple[int | None, str | None, float]:
+        import httpx  # loaded by the fetcher's first request, not by a gateway at start
+
+        delivery, body = prepared.held.delivery, prepared.body
+        headers = signature_headers(prepared.secret, delivery.id, int(time.time()), body)
         deadline = self.limits.attempt_timeout
         started = time.monotonic()
         status: int | None = None

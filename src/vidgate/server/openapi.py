@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import Schema
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -48,9 +50,12 @@ __all__ = [
 ]
 
 SECURITY_SCHEME = "bearer"
+DOCUMENTED = ConfigDict(defer_build=True)
+"""The models here are built when the document is, not when the gateway starts."""
 
 
 class NativeErrorBody(BaseModel):
+    model_config = DOCUMENTED
     code: str
     message: str
     param: str | None = None
@@ -59,10 +64,12 @@ class NativeErrorBody(BaseModel):
 class NativeError(BaseModel):
     """The native error: `{"error": {"code", "message", "param"?}}`."""
 
+    model_config = DOCUMENTED
     error: NativeErrorBody
 
 
 class RelayErrorBody(BaseModel):
+    model_config = DOCUMENTED
     code: str
     message: str
 
@@ -70,18 +77,21 @@ class RelayErrorBody(BaseModel):
 class RelayError(BaseModel):
     """kik's and nebula's error: `{"error": {"code", "message"}}`."""
 
+    model_config = DOCUMENTED
     error: RelayErrorBody
 
 
 class DashScopeError(BaseModel):
     """DashScope's error: `{"request_id", "code", "message"}`."""
 
+    model_config = DOCUMENTED
     request_id: str
     code: str
     message: str
 
 
 class OpenAIErrorBody(BaseModel):
+    model_config = DOCUMENTED
     message: str
     type: str
     param: str | None
@@ -91,6 +101,7 @@ class OpenAIErrorBody(BaseModel):
 class OpenAIError(BaseModel):
     """OpenAI's error: `{"error": {"message", "type", "param", "code"}}`."""
 
+    model_config = DOCUMENTED
     error: OpenAIErrorBody
 
 
@@ -116,8 +127,19 @@ DESCRIPTIONS = {
 
 
 def errors(shape: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, Any]]:
-    """FastAPI `responses` for these error statuses, each with the dialect's body."""
-    return {status: {"model": shape, "description": DESCRIPTIONS[status]} for status in statuses}
+    """FastAPI `responses` for these error statuses, each with the dialect's body.
+
+    The body is a reference to the model's schema among the document's components rather
+    than a response `model`, for which FastAPI would build a serializer per route and status
+    that no response uses."""
+    ERROR_MODELS[shape.__name__] = shape
+    return {
+        status: {
+            "description": DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": _ref(shape)}},
+        }
+        for status in statuses
+    }
 
 
 def binary(*media_types: str, description: str = "The file.") -> dict[int | str, dict[str, Any]]:
@@ -148,11 +170,17 @@ def event_stream(description: str) -> dict[int | str, dict[str, Any]]:
 
 WIRE_MODELS: dict[str, type[BaseModel]] = {}
 """Every model a request body refers to, put in the document's components."""
+ERROR_MODELS: dict[str, type[BaseModel]] = {}
+"""Every model an error body refers to, put in the document's components."""
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _schema_ref(model: type[BaseModel]) -> dict[str, str]:
     WIRE_MODELS[model.__name__] = model
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+    return _ref(model)
 
 
 IDEMPOTENCY = {
@@ -202,7 +230,7 @@ def _open(names: Iterable[str]) -> dict[str, Any]:
     return {name: (Any, None) for name in sorted(names)}
 
 
-FORBID = ConfigDict(extra="forbid")
+FORBID = ConfigDict(extra="forbid", defer_build=True)
 _flat = set(VideoRequest.model_fields) - {"vace"} - EXTRA_FIELDS
 NativeCreate: type[BaseModel] = create_model(
     "NativeCreate", __config__=FORBID, **_fields(_flat), **_open(EXTRA_FIELDS)
@@ -268,6 +296,7 @@ class OpenAICreate(BaseModel):
 class OpenAICreateForm(BaseModel):
     """The multipart create body of `/v1/videos` (what the openai SDK sends)."""
 
+    model_config = DOCUMENTED
     model: str | None = None
     prompt: str | None = None
     seconds: str | None = None
@@ -302,6 +331,7 @@ class OpenAIDerive(BaseModel):
 class OpenAIDeriveForm(BaseModel):
     """The multipart body of `/v1/videos/edits` and `/v1/videos/extensions`."""
 
+    model_config = DOCUMENTED
     prompt: str
     video: bytes | None = Field(None, description="The source video file.")
     video_id: str | None = Field(None, alias="video[id]", description="Or a completed video.")
@@ -311,6 +341,7 @@ class OpenAIDeriveForm(BaseModel):
 class OpenAICharacterForm(BaseModel):
     """The multipart body of `/v1/videos/characters`."""
 
+    model_config = DOCUMENTED
     name: str
     video: bytes = Field(description="The character's reference video (or image).")
 
@@ -318,13 +349,14 @@ class OpenAICharacterForm(BaseModel):
 class FileUpload(BaseModel):
     """The multipart body of `/v1/files`."""
 
+    model_config = DOCUMENTED
     file: bytes = Field(description="The image or video to keep.")
 
 
 class DashScopeUploadForm(BaseModel):
     """The multipart body of `/api/v1/uploads/form`, as an upload policy asks for it."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
     OSSAccessKeyId: str
     Signature: str
     policy: str = Field(description="The policy from `GET /api/v1/uploads?action=getPolicy`.")
@@ -385,6 +417,16 @@ def document(app: FastAPI) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    # The error bodies as FastAPI documents a response model: sorted, no null values.
+    shown: dict[str, Any] = {}
+    for model in ERROR_MODELS.values():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        shown.update(schema.pop("$defs", {}))
+        shown[model.__name__] = schema
+    for name in sorted(shown):
+        schemas[name] = jsonable_encoder(
+            Schema.model_validate(shown[name]), by_alias=True, exclude_none=True
+        )
     for name, model in WIRE_MODELS.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))

@@ -19,7 +19,7 @@ The contract, for every implementation:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -293,6 +293,12 @@ class OutboxStore(Protocol):
 
     async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
         """Log one attempt and release the lease; only while ``worker`` holds it."""
+        ...
+
+    async def record_attempts(
+        self, worker: str, reports: Sequence[tuple[str, AttemptReport]]
+    ) -> None:
+        """`record_attempt` for each (delivery id, report), in one transaction."""
         ...
 
     async def deliveries_for(self, task_id: str) -> list[Delivery]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -549,6 +549,12 @@ class MemoryStore(MemoryAdmin):
         for delivery in found[:limit]:
             self._delivery_leases[delivery.id] = (worker, now + lease)
         return found[:limit]
+
+    async def record_attempts(
+        self, worker: str, reports: Sequence[tuple[str, AttemptReport]]
+    ) -> None:
+        for delivery_id, report in reports:
+            await self.record_attempt(delivery_id, worker, report)
 
     async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
         held = self._delivery_leases.get(delivery_id)

@@ -4,7 +4,7 @@ On PostgreSQL each event is also announced to every node (see `database.Database
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,34 +110,44 @@ class SqlOutbox(SqlConcern):
             return [delivery_from(row, _event_of(row)) for row in rows.mappings()]
 
     async def record_attempt(self, delivery_id: str, worker: str, report: AttemptReport) -> None:
+        await self.record_attempts(worker, [(delivery_id, report)])
+
+    async def record_attempts(
+        self, worker: str, reports: Sequence[tuple[str, AttemptReport]]
+    ) -> None:
+        if not reports:
+            return
         now = utcnow()
-        values: dict[str, object] = {
-            "status": report.outcome,
-            "attempts": deliveries.c.attempts + 1,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
-        if report.outcome == "delivered":
-            values["delivered_at"] = now
-        if report.next_attempt_at is not None:
-            values["next_attempt_at"] = report.next_attempt_at
         async with self.db.writing() as conn:
-            changed = await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == worker)
-                .values(**values)
-            )
-            if changed.rowcount != 1:
-                return
-            await conn.execute(
-                insert(delivery_attempts).values(
-                    delivery_id=delivery_id,
-                    attempted_at=now,
-                    status_code=report.status_code,
-                    error=report.error,
-                    duration_ms=report.duration_ms,
+            logged: list[dict[str, object]] = []
+            for delivery_id, report in reports:
+                values: dict[str, object] = {
+                    "status": report.outcome,
+                    "attempts": deliveries.c.attempts + 1,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                }
+                if report.outcome == "delivered":
+                    values["delivered_at"] = now
+                if report.next_attempt_at is not None:
+                    values["next_attempt_at"] = report.next_attempt_at
+                changed = await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == worker)
+                    .values(**values)
                 )
-            )
+                if changed.rowcount == 1:
+                    logged.append(
+                        {
+                            "delivery_id": delivery_id,
+                            "attempted_at": now,
+                            "status_code": report.status_code,
+                            "error": report.error,
+                            "duration_ms": report.duration_ms,
+                        }
+                    )
+            if logged:
+                await conn.execute(insert(delivery_attempts), logged)
 
     async def deliveries_for(self, task_id: str) -> list[Delivery]:
         async with self.db.reading() as conn:
