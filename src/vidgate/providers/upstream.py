@@ -134,18 +134,27 @@ class UpstreamProvider:
             await session.close()
 
     def _api(self) -> aiohttp.ClientSession:
-        """The API calls' session, made on first use (inside the running loop)."""
+        """The API calls' session, made on first use (inside the running loop). A proxy named
+        by the environment (`HTTPS_PROXY`, `NO_PROXY`…) for the base URL is used, as httpx
+        uses it; credentials come from the provider's config, never from a netrc file."""
         if self._session is None:
             import aiohttp
             import httpx
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
 
+            try:
+                proxy, proxy_auth = get_env_proxy_for_url(URL(self.config.base_url))
+            except LookupError:
+                proxy, proxy_auth = None, None
             timeout = self.config.timeout
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
                     limit=CONNECTIONS, limit_per_host=CONNECTIONS, ssl=httpx.create_ssl_context()
                 ),
                 timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
-                trust_env=True,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
                 json_serialize=_compact_json,
             )
         return self._session
