@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
     install_error_handlers(app)
     install_openapi(app)
     app.router.routes.append(native.task_route)
+    app.router.routes.append(native.create_route)
     for module in (meta, native, events, webhooks, files, media, dashscope, kik, nebula, openai):
         app.include_router(module.router)
     app.include_router(upstream_callbacks.router)

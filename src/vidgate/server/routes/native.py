@@ -13,14 +13,14 @@ from vidgate.dialects.common import iso_time
 from vidgate.dialects.native import parse_create, render_task, render_task_page
 from vidgate.errors import InvalidRequest
 from vidgate.models import Task
-from vidgate.records import TaskQuery
+from vidgate.records import KeyRecord, TaskQuery
 from vidgate.server.auth import Caller, caller_of, services_of
 from vidgate.server.body import read_json
 from vidgate.server.openapi import NATIVE, NativeCreate, NativeSyncCreate, errors, json_body
 from vidgate.service import Services, request_fingerprint
 from vidgate.service.tasks import parse_status
 
-__all__ = ["router", "task_route"]
+__all__ = ["create_route", "router", "task_route"]
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=errors(NATIVE, 401, 503))
 CREATE_ERRORS = errors(NATIVE, 400, 402, 409, 413, 429, 507)
@@ -54,12 +54,25 @@ async def _submit(services: Services, request: Request, caller: Caller, body: ob
     return task
 
 
-@router.post("", status_code=202, responses=CREATE_ERRORS, openapi_extra=json_body(NativeCreate))
-async def create_task(request: Request, caller: Caller) -> JSONResponse:
-    """Queue a generation task and return it at once."""
+async def _create(request: Request, caller: KeyRecord) -> JSONResponse:
     services = services_of(request)
     body = await read_json(request, services.settings.max_body_bytes)
     return task_response(services, await _submit(services, request, caller, body), 202)
+
+
+@router.post("", status_code=202, responses=CREATE_ERRORS, openapi_extra=json_body(NativeCreate))
+async def create_task(request: Request, caller: Caller) -> JSONResponse:
+    """Queue a generation task and return it at once."""
+    return await _create(request, caller)
+
+
+async def submit_task(request: Request) -> JSONResponse:
+    """`POST /v1/tasks`, as `create_task` documents it, served as a plain Starlette endpoint:
+    the same checks, without FastAPI's per-request routing and dependency resolution."""
+    return await _create(request, await caller_of(request))
+
+
+create_route = Route("/v1/tasks", submit_task, methods=["POST"], name="submit_task")
 
 
 def _sync_timeout(body: object) -> float:
