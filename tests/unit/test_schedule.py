@@ -34,10 +34,23 @@ def test_polls_are_few_and_lag_is_a_tenth_of_the_task() -> None:
     for duration in (30, 90, 180, 360, 600):
         calls, lag = simulate(duration, expected_low=60, interval=2)
         fixed_calls = duration / 5
-        assert lag <= 0.1 * duration * 1.1 + 2, (duration, lag)
+        assert lag <= 0.1 * duration + 2, (duration, lag)
         assert calls <= fixed_calls, (duration, calls)
         if duration >= 360:
             assert calls <= 0.45 * fixed_calls, (duration, calls)
+
+
+def test_jitter_only_ever_brings_a_poll_forward() -> None:
+    rng = random.Random(5)
+    for elapsed in (0, 10, 45, 120, 400, 900):
+        plain = next_poll_delay(elapsed, expected_low=60, interval=5, max_interval=60, jitter=0)
+        drawn = [
+            next_poll_delay(elapsed, expected_low=60, interval=5, max_interval=60, rng=rng)
+            for _ in range(200)
+        ]
+        assert max(drawn) <= plain, elapsed
+        assert min(drawn) >= 0.85 * plain, elapsed
+        assert min(drawn) < 0.95 * plain, "the polls of many tasks are spread out"
 
 
 def test_first_poll_waits_for_half_the_expected_time() -> None:

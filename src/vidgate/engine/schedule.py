@@ -40,7 +40,9 @@ def next_poll_delay(
 
     Before half the expected time there is nothing to see, so the first poll waits for it.
     After that, polls are spaced by a tenth of the elapsed time, never closer than the
-    provider's interval nor farther than `max_interval`; an upstream hint is a floor.
+    provider's interval nor farther than `max_interval`; an upstream hint is a floor. The
+    jitter only shortens a delay (by up to 1.5 × `jitter`), so that spreading polls out never
+    lets the detection lag pass a tenth of the task's time.
     """
     first_useful = 0.5 * expected_low - elapsed
     delay = min(max_interval, max(interval, ELAPSED_FRACTION * elapsed))
@@ -48,5 +50,5 @@ def next_poll_delay(
         delay = min(first_useful, max_interval)
     if hint is not None:
         delay = max(delay, hint)
-    spread = (rng or random).uniform(1 - jitter, 1 + jitter)
+    spread = (rng or random).uniform(1 - 1.5 * jitter, 1)
     return max(0.05, delay * spread)
