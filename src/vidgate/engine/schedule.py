@@ -41,7 +41,7 @@ def next_poll_delay(
     Before half the expected time there is nothing to see, so the first poll waits for it.
     After that, polls are spaced by a tenth of the elapsed time, never closer than the
     provider's interval nor farther than `max_interval`; an upstream hint is a floor. The
-    jitter only shortens a delay (by up to 1.5 × `jitter`), so that spreading polls out never
+    jitter only shortens a delay (by up to 1.5 times `jitter`), so that spreading polls out never
     lets the detection lag pass a tenth of the task's time.
     """
     first_useful = 0.5 * expected_low - elapsed
