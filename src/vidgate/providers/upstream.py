@@ -25,7 +25,7 @@ from vidgate.metrics import upstream_request
 from vidgate.models import Result, Status, Task, VideoRequest
 from vidgate.netguard import BlockedAddress, GuardedFetcher
 from vidgate.providers.base import ProviderError, ProviderLimits
-from vidgate.ratelimit import TokenBucket
+from vidgate.ratelimit import CallRate
 from vidgate.retry import poll_after, retry_after
 from vidgate.settings import ProviderConfig
 
@@ -115,7 +115,7 @@ class UpstreamProvider:
             poll_interval=config.poll_interval,
             can_cancel_running=False,
         )
-        self.bucket = TokenBucket(config.requests_per_second)
+        self.call_rate = CallRate(config.requests_per_second)
         import httpx  # imported by the processes that have an upstream, not by every one
 
         self._client = httpx.AsyncClient(
@@ -191,7 +191,7 @@ class UpstreamProvider:
         return UpstreamError(kind, code, message, wait)
 
     async def _call(self, call: Call, credential: str) -> Answer:
-        await self.bucket.acquire()
+        await self.call_rate.acquire()
         with upstream_request(self.name):
             return await self._send(call, credential)
 
@@ -365,7 +365,7 @@ class UpstreamProvider:
             if self._serves(str(request.url)):
                 # The provider's own origin is trusted as its base_url is, even on a private
                 # network the input guard refuses.
-                await self.bucket.acquire()
+                await self.call_rate.acquire()
                 request.headers.update(auth)
                 response = await self._client.send(request, stream=True)
             else:
