@@ -248,3 +248,33 @@ def test_a_key_revoked_while_its_reads_are_kept_is_refused_at_once(reads: Runnin
             seen = user.get(path, headers=REQUEST_ID)
             assert seen.status_code == 401, (dialect, seen.text)
             assert answer(seen) == answer(routed(user, path, headers=REQUEST_ID)), dialect
+
+
+def test_reads_in_flight_together_see_a_change_made_before_they_were_sent(
+    reads: RunningGateway,
+) -> None:
+    secret = reads.make_key("busy-poller")
+    with reads.client(secret) as user:
+        task_id = submit(user)
+    path = PATHS["native"].format(id=task_id)
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    async def poll_hard() -> list[str]:
+        async with httpx.AsyncClient(base_url=reads.url, headers=headers) as client:
+
+            async def statuses() -> list[str]:
+                answers = await asyncio.gather(*(client.get(path) for _ in range(32)))
+                return [answer.json()["status"] for answer in answers]
+
+            assert set(await statuses()) == {"queued"}
+            changing = asyncio.create_task(
+                asyncio.to_thread(
+                    change_elsewhere, reads.settings.database, task_id, CHANGES["processing"]
+                )
+            )
+            while not changing.done():
+                await statuses()  # reads answered while the change commits, either way
+            await changing
+            return await statuses()
+
+    assert set(asyncio.run(poll_hard())) == {"processing"}

@@ -11,6 +11,7 @@ bytes are those that route renders: the same response builders make them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -165,12 +166,38 @@ def _render(
     )
 
 
+class TurnStamp:
+    """The store's change stamp, read at most once per turn of the event loop.
+
+    Every read answered in a turn arrived before the turn began (the loop takes in the bytes
+    first, then runs the tasks they start), so a write whose result any of them could have
+    seen committed before the turn as well, and a stamp read during the turn shows it. A
+    write committed later in the same turn is concurrent with those reads, and the next turn
+    reads the stamp afresh.
+    """
+
+    def __init__(self) -> None:
+        self._stamp: int | None = None
+        self._fresh = False
+
+    def read(self, services: Services) -> int | None:
+        if not self._fresh:
+            self._stamp = services.tasks.store.change_stamp()
+            self._fresh = True
+            asyncio.get_running_loop().call_soon(self._forget)
+        return self._stamp
+
+    def _forget(self) -> None:
+        self._fresh = False
+
+
 class FastReads:
     """ASGI middleware answering GET-by-id from `TaskReads` while the task is unchanged."""
 
     def __init__(self, app: ASGIApp, reads: TaskReads) -> None:
         self.app = app
         self.reads = reads
+        self.stamp = TurnStamp()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -207,8 +234,7 @@ class FastReads:
         await send({"type": "http.response.body", "body": body})
         return True
 
-    @staticmethod
-    def _unchanged(services: Services, kept: Rendered, key: str) -> bool:
+    def _unchanged(self, services: Services, kept: Rendered, key: str) -> bool:
         """Whether ``kept`` answers this read with nothing read from a table: the key was
         read a moment ago under the audit id the rendering was checked under, nothing was
         written to the store since that check (the store's change stamp), and a result URL
@@ -221,7 +247,7 @@ class FastReads:
             and recent[0].id == kept.owner_id
             and recent[1] == kept.audit_id
             and (kept.window is None or kept.window == services.presenter.signing_window())
-            and services.tasks.store.change_stamp() == kept.stamp
+            and self.stamp.read(services) == kept.stamp
         )
 
     @staticmethod
@@ -265,7 +291,7 @@ class FastReads:
             if kept is not None and self._unchanged(services, kept, key):
                 self.reads.reused += 1
                 return kept
-            stamp = store.change_stamp()
+            stamp = self.stamp.read(services)
             found = await self._caller_and_version(services, task_id, key)
             if found is None:
                 return None
