@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from functools import lru_cache
 from typing import TextIO
 from urllib.parse import quote
 
@@ -61,11 +62,21 @@ class LineWriter:
 
 
 def _request_line(scope: Scope) -> str:
-    path = quote(scope.get("root_path", "") + scope["path"])
-    query = scope.get("query_string", b"")
+    return _line(
+        scope["method"],
+        scope.get("root_path", "") + scope["path"],
+        scope.get("query_string", b""),
+        scope.get("http_version", "1.1"),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _line(method: str, path: str, query: bytes, http_version: str) -> str:
+    """The request as the line shows it; pollers ask for the same few over and over."""
+    shown = quote(path)
     if query:
-        path = f"{path}?{query.decode('ascii', 'replace')}"
-    return f"{scope['method']} {path} HTTP/{scope.get('http_version', '1.1')}"
+        shown = f"{shown}?{query.decode('ascii', 'replace')}"
+    return f"{method} {shown} HTTP/{http_version}"
 
 
 def _client(scope: Scope) -> str:
