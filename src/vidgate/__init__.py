@@ -69,33 +69,17 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_SDK = frozenset(
-    (
-        "APIConnectionError",
-        "APIStatusError",
-        "APITimeoutError",
-        "AsyncClient",
-        "AuthenticationError",
-        "BadRequestError",
-        "Client",
-        "ConflictError",
-        "Generation",
-        "GoneError",
-        "IncompleteDownloadError",
-        "InternalServerError",
-        "NotFoundError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "TaskCancelled",
-        "TaskFailed",
-        "TaskNotCompleted",
-        "TaskPage",
-        "UnsupportedOperation",
-        "URLExpiredError",
-        "WaitTimeout",
-        "set_testing",
-    )
-)
+_SDK = frozenset(__all__) - {
+    "Mode",
+    "Result",
+    "Status",
+    "Task",
+    "TaskError",
+    "Usage",
+    "VideoRequest",
+    "VidgateError",
+    "__version__",
+}
 """The SDK's names, imported on first use: a gateway process never loads the client."""
 
 
