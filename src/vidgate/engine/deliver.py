@@ -142,10 +142,11 @@ class _SendLoop:
         """Start ``work`` there; its outcome as a future of the calling loop."""
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
 
-    def close(self) -> None:
-        """Cancel the attempts in progress, await ``on_stop`` there, and end the thread."""
+    async def aclose(self) -> None:
+        """Cancel the attempts in progress, await ``on_stop`` there, and end the thread;
+        the calling loop goes on meanwhile."""
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(STOP_WAIT)
+        await asyncio.to_thread(self._thread.join, STOP_WAIT)
 
 
 class Deliverer:
@@ -207,7 +208,7 @@ class Deliverer:
                     await wake(IDLE)
         finally:
             recording.cancel()
-            sending.close()
+            await sending.aclose()
             if in_flight:  # their reports are queued once each has heard it was done
                 await asyncio.wait(list(in_flight), timeout=STOP_WAIT)
             await self._flush()
