@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import io
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait up to 60 s for a `vidgate serve` process at ``url`` to answer `/healthz`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gateway exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("gateway never became healthy")
 
 
 @dataclass

@@ -69,17 +69,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_SDK = frozenset(__all__) - {
-    "Mode",
-    "Result",
-    "Status",
-    "Task",
-    "TaskError",
-    "Usage",
-    "VideoRequest",
-    "VidgateError",
-    "__version__",
-}
+_SDK = frozenset(__all__) - globals().keys()
 """The SDK's names, imported on first use: a gateway process never loads the client."""
 
 

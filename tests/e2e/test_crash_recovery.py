@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from conftest import free_port
+from conftest import free_port, wait_healthy
 from vidgate.service.keys import create_key
 from vidgate.settings import Settings
 from vidgate.store import open_store
@@ -29,19 +29,6 @@ def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gateway exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("gateway never became healthy")
 
 
 async def ledger_and_events(settings: Settings, key_id: str) -> tuple[list[Any], Any, list[Any]]:

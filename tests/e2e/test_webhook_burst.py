@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import free_port
+from conftest import free_port, wait_healthy
 from receiver import start_receiver
 from vidgate.service.keys import create_key
 from vidgate.settings import Settings
@@ -27,19 +27,6 @@ from vidgate.store import open_store
 TASKS = 120
 CONNECTIONS = 8
 BODY = {"prompt": "a burst", "duration": 2, "resolution": "480P"}
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gateway exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("gateway never became healthy")
 
 
 async def cancel_all(url: str, key: str, task_ids: list[str]) -> list[int]:

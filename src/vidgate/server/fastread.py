@@ -93,15 +93,9 @@ class Rendered:
     """The last audit id when it was last found current: the key was current then."""
 
 
-@dataclass(frozen=True)
-class _Check:
-    """What a rendering was last found current under."""
-
-    stamp: int | None
-    audit_id: int | None
-
-    def applied(self, rendered: Rendered) -> Rendered:
-        return replace(rendered, stamp=self.stamp, audit_id=self.audit_id)
+def _signed_for_now(services: Services, kept: Rendered) -> bool:
+    """Whether a result URL in ``kept`` (if any) was signed for the current window."""
+    return kept.window is None or kept.window == services.presenter.signing_window()
 
 
 def _match(path: str) -> tuple[Dialect, str] | None:
@@ -246,7 +240,7 @@ class FastReads:
             recent is not None
             and recent[0].id == kept.owner_id
             and recent[1] == kept.audit_id
-            and (kept.window is None or kept.window == services.presenter.signing_window())
+            and _signed_for_now(services, kept)
             and self.stamp.read(services) == kept.stamp
         )
 
@@ -278,7 +272,7 @@ class FastReads:
         return (
             kept.owner_id == owner_id
             and kept.version == version
-            and (kept.window is None or kept.window == services.presenter.signing_window())
+            and _signed_for_now(services, kept)
         )
 
     async def _rendered(
@@ -296,11 +290,12 @@ class FastReads:
             if found is None:
                 return None
             caller, version, audit_id = found
-            checked = _Check(stamp if audit_id is not None else None, audit_id)
+            if audit_id is None:  # the key was authenticated afresh: check the store next time
+                stamp = None
             if kept is not None and self._current(services, kept, caller.id, version):
                 self.reads.reused += 1
-                if (kept.stamp, kept.audit_id) != (checked.stamp, checked.audit_id):
-                    self.reads.keep(cache_key, checked.applied(kept))
+                if (kept.stamp, kept.audit_id) != (stamp, audit_id):
+                    self.reads.keep(cache_key, replace(kept, stamp=stamp, audit_id=audit_id))
                 return kept
             record = await store.task(task_id, caller.id)
             if record is None:
@@ -313,7 +308,7 @@ class FastReads:
                 services.presenter.signing_window() == window
                 and await store.task_version(task_id, caller.id) == version
             ):
-                self.reads.keep(cache_key, checked.applied(rendered))
+                self.reads.keep(cache_key, replace(rendered, stamp=stamp, audit_id=audit_id))
         except Exception:
             # The dialect's route answers instead, in its own shape, as it answers errors.
             return None

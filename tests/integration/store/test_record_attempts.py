@@ -4,36 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from vidgate.catalog import Shape
+from stores import new_task
 from vidgate.clock import utcnow
-from vidgate.ids import new_task_id
 from vidgate.models import Mode, VideoRequest
 from vidgate.records import AttemptReport, NewTask
 from vidgate.service.keys import create_key
 from vidgate.store import Store
 
 LEASE = timedelta(seconds=30)
-SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 
 
 def hooked_task(owner: str) -> NewTask:
     """A task whose `task.queued` event has a webhook delivery."""
-    return NewTask(
-        id=new_task_id(),
-        owner_id=owner,
-        model="wan2.6-t2v",
-        mode=Mode.T2V,
-        provider="local",
-        request=VideoRequest(
-            prompt="a boat", model="wan2.6-t2v", mode=Mode.T2V, webhook_events=["task.queued"]
-        ),
-        shape=SHAPE,
-        seed=7,
-        inputs=(),
-        reserved_seconds=5.0,
-        created_at=utcnow(),
-        callback_url="https://hooks.example/in",
+    request = VideoRequest(
+        prompt="a boat", model="wan2.6-t2v", mode=Mode.T2V, webhook_events=["task.queued"]
     )
+    return new_task(owner, request=request, callback_url="https://hooks.example/in")
 
 
 async def test_a_batch_records_each_attempt_and_skips_leases_held_by_others(store: Store) -> None:

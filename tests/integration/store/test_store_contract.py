@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC, timedelta
-from typing import Any
 
 import pytest
 
-from vidgate.catalog import Shape
+from stores import SHAPE, new_task
 from vidgate.clock import utcnow
-from vidgate.ids import new_task_id
-from vidgate.models import Mode, Status, TaskError, Usage, VideoRequest
+from vidgate.models import Status, TaskError, Usage, VideoRequest
 from vidgate.records import (
     AttemptReport,
     FileRecord,
-    NewTask,
     StoredInput,
     StoredResult,
     TaskQuery,
@@ -27,25 +23,7 @@ from vidgate.records import (
 from vidgate.service.keys import create_key
 from vidgate.store import QuotaShort, Store
 
-SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 LEASE = timedelta(seconds=30)
-
-
-def new_task(owner: str, seconds: float = 5.0, **changes: Any) -> NewTask:
-    task = NewTask(
-        id=new_task_id(),
-        owner_id=owner,
-        model="wan2.6-t2v",
-        mode=Mode.T2V,
-        provider="local",
-        request=VideoRequest(prompt="a boat", model="wan2.6-t2v", mode=Mode.T2V),
-        shape=SHAPE,
-        seed=7,
-        inputs=(),
-        reserved_seconds=seconds,
-        created_at=utcnow(),
-    )
-    return dataclasses.replace(task, **changes)
 
 
 async def test_opening_twice_is_harmless(store: Store) -> None:

@@ -10,16 +10,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from vidgate.catalog import Shape
-from vidgate.clock import utcnow
-from vidgate.ids import new_task_id
-from vidgate.models import Mode, Status, VideoRequest
-from vidgate.records import NewTask, Transition
+from stores import new_task
+from vidgate.models import Status
+from vidgate.records import Transition
 from vidgate.service.keys import create_key
 from vidgate.store import Store
 from vidgate.store.sql import SqlStore
-
-SHAPE = Shape(width=832, height=480, fps=24, duration=5, resolution="480P", ratio="16:9")
 
 
 @pytest.fixture
@@ -31,22 +27,6 @@ async def stores(open_backend: Callable[[], Store]) -> AsyncIterator[tuple[Store
     await writer.close()
     if writer is not reader:
         await reader.close()
-
-
-def new_task(owner: str) -> NewTask:
-    return NewTask(
-        id=new_task_id(),
-        owner_id=owner,
-        model="wan2.6-t2v",
-        mode=Mode.T2V,
-        provider="local",
-        request=VideoRequest(prompt="a boat", model="wan2.6-t2v", mode=Mode.T2V),
-        shape=SHAPE,
-        seed=7,
-        inputs=(),
-        reserved_seconds=5.0,
-        created_at=utcnow(),
-    )
 
 
 async def test_a_version_changes_with_the_task_and_only_then(stores: tuple[Store, Store]) -> None:

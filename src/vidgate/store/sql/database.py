@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -20,7 +20,7 @@ from vidgate.store.sql.notify import CHANNEL, NoticeListener, notice_payload
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["Connectionlike", "Database", "store_error"]
+__all__ = ["Connectionlike", "Database", "store_error", "store_errors"]
 
 # SQLAlchemy's asyncio extension (and the ORM it imports) loads only for PostgreSQL.
 Connectionlike: TypeAlias = "AsyncConnection | InlineConnection"
@@ -86,6 +86,18 @@ def store_error(exc: BaseException) -> Exception | None:
     return None
 
 
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Raise a driver's exception as the store's error it stands for (`store_error`)."""
+    try:
+        yield
+    except Exception as exc:
+        translated = store_error(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
 class Database:
     """A write engine and a read engine over one database URL.
 
@@ -136,7 +148,7 @@ class Database:
 
         A lost connection or a full disk comes out as StoreUnavailable or StoreFull."""
         written: list[Event] = []
-        try:
+        with store_errors():
             async with self._write.begin() as conn:
                 # Hold the dict itself: a write cancelled mid-statement invalidates the
                 # connection, and reading `conn.info` then would raise over the CancelledError.
@@ -148,11 +160,6 @@ class Database:
                 finally:
                     info.pop(_WRITTEN, None)
                     info.pop(_EVENT_LOCKED, None)
-        except Exception as exc:
-            translated = store_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
         for event in written:
             for listener in self.listeners:
                 listener(event)
@@ -187,14 +194,9 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connectionlike]:
-        try:
+        with store_errors():
             async with self._read.connect() as conn:
                 yield conn
-        except Exception as exc:
-            translated = store_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
 
     def greater(self, left: Any, right: Any) -> Any:
         """The larger of two SQL values: SQLite spells it max(), PostgreSQL greatest()."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from vidgate.store.sql.database import Database, store_error
+from vidgate.store.sql.database import Database, store_errors
 
 if TYPE_CHECKING:
     import asyncpg
@@ -57,7 +57,7 @@ class RawReads:
 
     async def row(self, sqlite_sql: str, postgres_sql: str, *params: Any) -> tuple[Any, ...] | None:
         """The first row the statement answers, as a tuple; None for none."""
-        try:
+        with store_errors():
             if self.db.sqlite:
                 conn = self._sqlite or self._open_sqlite()
                 found: tuple[Any, ...] | None = conn.execute(sqlite_sql, params).fetchone()
@@ -65,22 +65,12 @@ class RawReads:
             pool = self._pool or await self._open_pool()
             record = await pool.fetchrow(postgres_sql, *params)
             return None if record is None else tuple(record)
-        except Exception as exc:
-            translated = store_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
 
     async def postgres_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Every row a PostgreSQL statement answers, as tuples."""
-        try:
+        with store_errors():
             pool = self._pool or await self._open_pool()
             return [tuple(record) for record in await pool.fetch(sql, *params)]
-        except Exception as exc:
-            translated = store_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
 
     def data_version(self) -> int | None:
         """SQLite's `PRAGMA data_version` on the read connection: it changes whenever any
@@ -88,15 +78,10 @@ class RawReads:
         or for a database other connections cannot open."""
         if not self.db.sqlite or not self.available:
             return None
-        try:
+        with store_errors():
             conn = self._sqlite or self._open_sqlite()
             found: tuple[int] = conn.execute("PRAGMA data_version").fetchone()
             return found[0]
-        except Exception as exc:
-            translated = store_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
 
     def _open_sqlite(self) -> sqlite3.Connection:
         path = _sqlite_file(self.db.url)
