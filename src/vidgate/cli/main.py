@@ -71,6 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         log_config=logs.uvicorn_log_config(settings.log_format),
         access_log=False,  # vidgate's own AccessLog writes the lines
+        ws="none",  # no route speaks WebSocket; loading a protocol for it costs 5 MB
         timeout_graceful_shutdown=max(1, round(settings.drain_timeout)),
     )
     Server(config).run(sockets=[listener])

@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, *, drain: float = 0.0) -> FastA
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # The gateway's metrics are its own (Prometheus, /metrics); FastAPI's OpenTelemetry
+        # hooks would look for configured providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_openapi(app)

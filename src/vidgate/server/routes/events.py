@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -63,11 +64,13 @@ def _stopping(request: Request) -> asyncio.Event:
     return runtime.stopping if runtime is not None else asyncio.Event()
 
 
-async def _wait(changes: Listener, timeout: float, stop: asyncio.Event) -> None:
-    """Wait for new events, or for the process to begin shutting down, whichever is first."""
+async def _wait(changes: Listener, timeout: float, stop: asyncio.Event) -> bool:
+    """Wait for new events, or for the process to begin shutting down, whichever is first;
+    True unless ``timeout`` passed with neither."""
     waits = [asyncio.ensure_future(changes.wait(timeout)), asyncio.ensure_future(stop.wait())]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        return stop.is_set() or (waits[0].done() and waits[0].result())
     finally:
         for waiting in waits:
             waiting.cancel()
@@ -79,42 +82,53 @@ async def _stream(
     request: Request, services: Services, owner_id: str, task_id: str | None
 ) -> AsyncIterator[str]:
     """The frames; a shutdown or a store outage ends the stream with a reconnect hint, and
-    the client resumes from its `Last-Event-ID`, here or at another gateway."""
+    the client resumes from its `Last-Event-ID`, here or at another gateway.
+
+    The store is read when a wake-up says something changed, and every `RECHECK` seconds
+    besides; a heartbeat alone reads nothing. Each stream's heartbeats and rechecks keep a
+    phase of their own, so that streams opened together do not all wake together."""
     cursor = _cursor(request)
     heartbeat = services.settings.sse_heartbeat
     stop = _stopping(request)
-    last_sent = time.monotonic()
+    now = time.monotonic()
+    last_sent = now - random.uniform(0, heartbeat / 2)
+    recheck_at = now
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
     with services.tasks.watch_events(owner_id, task_id) as changes:
         while True:
             if stop.is_set():
                 yield SHUTTING_DOWN
                 return
-            changes.clear()
-            try:
-                found = await services.tasks.events_after(owner_id, cursor, task_id)
-            except StoreUnavailable:
-                yield STORE_AWAY
-                return
-            for event in found:
-                cursor = event.id
+            if time.monotonic() >= recheck_at:
+                changes.clear()
                 try:
-                    frame = await _frame(services, owner_id, event)
+                    found = await services.tasks.events_after(owner_id, cursor, task_id)
                 except StoreUnavailable:
                     yield STORE_AWAY
                     return
-                yield frame
-                last_sent = time.monotonic()
-                if task_id is not None and event.type in TERMINAL_TYPES:
-                    return
-            if found:
-                continue
+                for event in found:
+                    cursor = event.id
+                    try:
+                        frame = await _frame(services, owner_id, event)
+                    except StoreUnavailable:
+                        yield STORE_AWAY
+                        return
+                    yield frame
+                    last_sent = time.monotonic()
+                    if task_id is not None and event.type in TERMINAL_TYPES:
+                        return
+                if found:
+                    continue
+                recheck_at = time.monotonic() + random.uniform(0.75, 1.0) * RECHECK
             if await request.is_disconnected():
                 return
-            if time.monotonic() - last_sent >= heartbeat:
+            now = time.monotonic()
+            if now - last_sent >= heartbeat:
                 yield ": heartbeat\n\n"
-                last_sent = time.monotonic()
-            await _wait(changes, min(RECHECK, heartbeat), stop)
+                last_sent = now = time.monotonic()
+            until = min(last_sent + heartbeat, recheck_at) - now
+            if await _wait(changes, max(until, 0.0), stop):
+                recheck_at = 0.0  # something changed: read the store at once
 
 
 def _response(stream: AsyncIterator[str]) -> StreamingResponse:

@@ -4,6 +4,7 @@ the audit log."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
@@ -11,6 +12,7 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from vidgate.clock import utcnow
 from vidgate.models import Status, TaskError
 from vidgate.records import AuditEntry, KeyChange, KeyRecord, ProviderHealth, TaskFilter, TaskRecord
+from vidgate.store.sql.coalesce import SharedRead
 from vidgate.store.sql.concern import SqlConcern
 from vidgate.store.sql.rows import audit_from, key_from, task_from
 from vidgate.store.sql.tables import api_keys, audit_log, tasks
@@ -108,14 +110,24 @@ class SqlAdmin(SqlConcern):
             return [audit_from(row) for row in (await conn.execute(statement)).mappings()]
 
     async def last_audit_id(self) -> int:
-        # Asked on every authenticated request: on SQLite a plain statement on the dedicated
-        # read connection costs a fraction of a pooled SQLAlchemy query.
-        if self.db.sqlite and self.raw.available:
-            found_row = await self.raw.row(LAST_AUDIT_ID, LAST_AUDIT_ID)
-            return int((found_row or (0,))[0] or 0)
+        # Asked on every authenticated request: a plain statement on a connection kept for
+        # such reads costs a fraction of a pooled SQLAlchemy query; on PostgreSQL, where it
+        # is a round trip, the requests of one turn share it.
+        if self.raw.available:
+            if self.db.sqlite:
+                return await self._read_last_audit_id()
+            return await self._shared_last_audit_id()
         async with self.db.reading() as conn:
             found = (await conn.execute(select(func.max(audit_log.c.id)))).scalar_one()
             return int(found or 0)
+
+    async def _read_last_audit_id(self) -> int:
+        found = await self.raw.row(LAST_AUDIT_ID, LAST_AUDIT_ID)
+        return int((found or (0,))[0] or 0)
+
+    @cached_property
+    def _shared_last_audit_id(self) -> SharedRead[int]:
+        return SharedRead(self._read_last_audit_id)
 
     async def tasks_of_any(self, query: TaskFilter, *, limit: int) -> list[TaskRecord]:
         statement = select(tasks).where(*_matching(query)).order_by(tasks.c.id.desc()).limit(limit)

@@ -19,20 +19,29 @@ from vidgate.store.sql.rows import delivery_from, event_from, state_values
 from vidgate.store.sql.tables import deliveries, delivery_attempts, events
 from vidgate.webhooks import event_type, wants_delivery
 
-__all__ = ["SqlOutbox", "append_event"]
+__all__ = ["SqlOutbox", "append_event", "append_events"]
 
 INSERT_EVENT = insert(events)
+INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+INSERT_DELIVERY = insert(deliveries)
 
 
 async def append_event(
     db: Database, conn: Connectionlike, task: TaskRecord, now: datetime
 ) -> Event:
     """Append the event for the state ``task`` is now in, and its webhook delivery if wanted."""
+    (event,) = await append_events(db, conn, [(task, now)])
+    return event
+
+
+async def append_events(
+    db: Database, conn: Connectionlike, changes: Sequence[tuple[TaskRecord, datetime]]
+) -> list[Event]:
+    """Append the events for the states tasks are now in (each with the moment it changed),
+    in one statement whose ids rise in that order, and their webhook deliveries if wanted."""
     await db.before_event(conn)
-    kind = event_type(task.status, task.progress)
-    state = task.state
-    result = await conn.execute(
-        INSERT_EVENT,
+    kinds = [event_type(task.status, task.progress) for task, _ in changes]
+    rows = [
         {
             "task_id": task.id,
             "owner_id": task.owner_id,
@@ -40,28 +49,40 @@ async def append_event(
             "status": task.status.value,
             "progress": task.progress,
             "created_at": now,
-            "state": state_values(state),
-        },
-    )
-    assert result.inserted_primary_key is not None
-    event_id = int(result.inserted_primary_key[0])
-    event = Event(event_id, task.id, task.owner_id, kind, task.status, task.progress, now, state)
-    if task.callback_url and wants_delivery(task.request.webhook_events, kind):
-        await conn.execute(
-            insert(deliveries).values(
-                id=f"msg_{task.id.replace('-', '')[:20]}{event_id}",
-                event_id=event_id,
-                task_id=task.id,
-                owner_id=task.owner_id,
-                url=task.callback_url,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    db.announce(conn, event)
-    return event
+            "state": state_values(task.state),
+        }
+        for (task, now), kind in zip(changes, kinds, strict=True)
+    ]
+    if len(rows) == 1:
+        result = await conn.execute(INSERT_EVENT, rows[0])
+        assert result.inserted_primary_key is not None
+        ids = [int(result.inserted_primary_key[0])]
+    else:
+        ids = list((await conn.execute(INSERT_EVENTS, rows)).scalars())
+    appended = [
+        Event(event_id, task.id, task.owner_id, kind, task.status, task.progress, now, task.state)
+        for event_id, (task, now), kind in zip(ids, changes, kinds, strict=True)
+    ]
+    wanted = [
+        {
+            "id": f"msg_{task.id.replace('-', '')[:20]}{event.id}",
+            "event_id": event.id,
+            "task_id": task.id,
+            "owner_id": task.owner_id,
+            "url": task.callback_url,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": event.created_at,
+            "created_at": event.created_at,
+        }
+        for event, (task, _) in zip(appended, changes, strict=True)
+        if task.callback_url and wants_delivery(task.request.webhook_events, event.type)
+    ]
+    if wanted:
+        await conn.execute(INSERT_DELIVERY, wanted)
+    for event in appended:
+        db.announce(conn, event)
+    return appended
 
 
 class SqlOutbox(SqlConcern):

@@ -11,6 +11,7 @@ from vidgate.store.sql.keys import SqlKeys
 from vidgate.store.sql.leasing import SqlLeases
 from vidgate.store.sql.outbox import SqlOutbox
 from vidgate.store.sql.rawread import RawReads
+from vidgate.store.sql.submits import SubmitGroups
 from vidgate.store.sql.tasks import SqlTasks
 from vidgate.store.sql.versions import SqlTaskVersions
 
@@ -26,6 +27,7 @@ class SqlStore(
         self.url = url
         self.db = Database(url)
         self.raw = RawReads(self.db)
+        self.submits = SubmitGroups(self.db, self.insert_alone, at_once=1 if self.db.sqlite else 2)
         self.listeners: list[Listener] = self.db.listeners
 
     async def open(self) -> None:

@@ -6,9 +6,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from vidgate.clock import utcnow
 from vidgate.models import TERMINAL, Status
@@ -19,12 +18,18 @@ from vidgate.store.sql.concern import SqlConcern
 from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
 from vidgate.store.sql.rows import result_values, task_from, task_values
+from vidgate.store.sql.submits import (
+    INSERT_LEDGER,
+    INSERT_TASKS,
+    SubmitGroups,
+    inserted_record,
+    ledger_reservation,
+)
 from vidgate.store.sql.tables import (
     api_keys,
     deliveries,
     delivery_attempts,
     events,
-    ledger,
     tasks,
 )
 
@@ -33,8 +38,6 @@ __all__ = ["SqlTasks"]
 TASK_OF_OWNER = select(tasks).where(
     tasks.c.id == bindparam("task_id"), tasks.c.owner_id == bindparam("owner_id")
 )
-INSERT_TASK = insert(tasks)
-INSERT_LEDGER = insert(ledger)
 _BALANCE = api_keys.c.quota_seconds - api_keys.c.used_seconds - api_keys.c.reserved_seconds
 RESERVE = (
     update(api_keys)
@@ -49,14 +52,6 @@ RESERVE = (
 and read the key's submit rate limit in the same statement. Built once: the statements of a
 submit are the same every time, only their values differ."""
 RATE_WINDOW = timedelta(seconds=60)
-UNSET_COLUMNS: dict[str, Any] = {
-    column.name: column.default.arg
-    if isinstance(column.default, ScalarElementColumnDefault)
-    else None
-    for column in tasks.c
-}
-"""A task row's values before the insert sets any: so the record of a task just inserted
-is built from what was inserted, without reading the row back."""
 
 
 def _naive(moment: datetime) -> datetime:
@@ -83,7 +78,15 @@ def _matching(owner_id: str, query: TaskQuery) -> list[ColumnElement[bool]]:
 
 
 class SqlTasks(SqlConcern):
+    submits: SubmitGroups
+
     async def insert_task(self, task: NewTask) -> tuple[TaskRecord, bool]:
+        if task.idempotency_key is None:
+            return await self.submits.insert(task), True
+        return await self.insert_alone(task)
+
+    async def insert_alone(self, task: NewTask) -> tuple[TaskRecord, bool]:
+        """Insert ``task`` in a transaction of its own (`insert_task`, without grouping)."""
         try:
             async with self.db.writing() as conn:
                 existing = await self._by_idempotency(conn, task.owner_id, task.idempotency_key)
@@ -92,19 +95,9 @@ class SqlTasks(SqlConcern):
                 limit = await self._reserve(conn, task.owner_id, task.reserved_seconds)
                 await self._check_rate(conn, task.owner_id, task.created_at, limit)
                 inserted = task_values(task)
-                await conn.execute(INSERT_TASK, inserted)
-                await conn.execute(
-                    INSERT_LEDGER,
-                    {
-                        "key_id": task.owner_id,
-                        "task_id": task.id,
-                        "kind": "reserve",
-                        "phase": "open",
-                        "seconds": task.reserved_seconds,
-                        "created_at": task.created_at,
-                    },
-                )
-                stored = task_from({**UNSET_COLUMNS, **inserted})
+                await conn.execute(INSERT_TASKS, inserted)
+                await conn.execute(INSERT_LEDGER, ledger_reservation(task))
+                stored = inserted_record(inserted)
                 await append_event(self.db, conn, stored, task.created_at)
                 return stored, True
         except IntegrityError:
