@@ -183,3 +183,25 @@ async def test_a_submit_cancelled_at_any_moment_leaves_books_that_match_its_task
     assert sorted(event.task_id for event in events) == sorted(task.id for task in kept)
     ledger = await store.ledger_for(key.key_id)
     assert sorted(entry.task_id for entry in ledger) == sorted(task.id for task in kept)
+
+
+async def test_the_record_a_submit_returns_is_the_one_stored(store: Store) -> None:
+    key = await create_key(store, "k", None)
+    request = VideoRequest(
+        prompt="a boat at dusk",
+        model="wan2.6-t2v",
+        mode=Mode.T2V,
+        seed=11,
+        webhook_events=["task.completed"],
+    )
+    burst = [
+        new_task(key.key_id, request=request, callback_url="https://hooks.example/in")
+        for _ in range(5)
+    ]
+    alone, _ = await store.insert_task(
+        new_task(key.key_id, request=request, idempotency_key="one", request_hash="h")
+    )
+    returned = [alone, *accepted(await submit_all(store, burst))]
+    assert len(returned) == 6
+    for record in returned:
+        assert await store.task(record.id, key.key_id) == record

@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from vidgate.records import NewTask, TaskRecord
 from vidgate.store.base import StoreUnavailable
 from vidgate.store.sql.database import Connectionlike, Database
 from vidgate.store.sql.outbox import append_events
-from vidgate.store.sql.rows import task_from, task_values
+from vidgate.store.sql.rows import task_values
 from vidgate.store.sql.tables import api_keys, ledger, tasks
 
-__all__ = ["SubmitGroups", "inserted_record", "ledger_reservation"]
+__all__ = ["SubmitGroups", "ledger_reservation"]
 
 INSERT_TASKS = insert(tasks)
 INSERT_LEDGER = insert(ledger)
@@ -42,14 +41,6 @@ RESERVE_UNLIMITED = (
 )
 """Reserve a group's seconds of one key, if it has them all and no submit rate limit."""
 
-UNSET_COLUMNS: dict[str, Any] = {
-    column.name: column.default.arg
-    if isinstance(column.default, ScalarElementColumnDefault)
-    else None
-    for column in tasks.c
-}
-"""A task row's values before the insert sets any."""
-
 Alone = Callable[[NewTask], Awaitable[tuple[TaskRecord, bool]]]
 
 
@@ -63,11 +54,6 @@ def ledger_reservation(task: NewTask) -> dict[str, Any]:
         "seconds": task.reserved_seconds,
         "created_at": task.created_at,
     }
-
-
-def inserted_record(inserted: dict[str, Any]) -> TaskRecord:
-    """The record of a task just inserted with ``inserted``, built without reading it back."""
-    return task_from({**UNSET_COLUMNS, **inserted})
 
 
 @dataclass(eq=False)
@@ -194,12 +180,11 @@ class SubmitGroups:
                 else:
                     later.extend(submits)
             if accepted:
-                inserted = [task_values(submit.task) for submit in accepted]
-                await conn.execute(INSERT_TASKS, inserted)
+                await conn.execute(INSERT_TASKS, [task_values(submit.task) for submit in accepted])
                 await conn.execute(
                     INSERT_LEDGER, [ledger_reservation(submit.task) for submit in accepted]
                 )
-                records = [inserted_record(values) for values in inserted]
+                records = [TaskRecord.queued(submit.task) for submit in accepted]
                 await append_events(self._db, conn, [(r, r.created_at) for r in records])
         for submit, record in zip(accepted, records, strict=True):
             submit.answer.set_result(record)

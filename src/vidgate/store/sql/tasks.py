@@ -22,7 +22,6 @@ from vidgate.store.sql.submits import (
     INSERT_LEDGER,
     INSERT_TASKS,
     SubmitGroups,
-    inserted_record,
     ledger_reservation,
 )
 from vidgate.store.sql.tables import (
@@ -94,10 +93,9 @@ class SqlTasks(SqlConcern):
                     return existing, False
                 limit = await self._reserve(conn, task.owner_id, task.reserved_seconds)
                 await self._check_rate(conn, task.owner_id, task.created_at, limit)
-                inserted = task_values(task)
-                await conn.execute(INSERT_TASKS, inserted)
+                await conn.execute(INSERT_TASKS, task_values(task))
                 await conn.execute(INSERT_LEDGER, ledger_reservation(task))
-                stored = inserted_record(inserted)
+                stored = TaskRecord.queued(task)
                 await append_event(self.db, conn, stored, task.created_at)
                 return stored, True
         except IntegrityError:
