@@ -45,6 +45,12 @@ class Notifier:
         for listener in self._listeners.get(key, ()):
             listener._changed.set()
 
+    def notify_listeners(self) -> None:
+        """Wake every listener, of every key (the process is shutting down)."""
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener._changed.set()
+
     @contextmanager
     def listen(self, key: str) -> Iterator[Listener]:
         """A listener for ``key`` while the block runs."""

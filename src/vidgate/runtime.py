@@ -158,9 +158,14 @@ class Runtime:
             checks["blobs"] = f"unavailable: {exc.strerror or type(exc).__name__}"
         return checks
 
+    def stop_streams(self) -> None:
+        """Set `stopping` and wake every open event stream, so that each ends at once."""
+        self.stopping.set()
+        self.wake.notifier.notify_listeners()
+
     async def close(self, drain: float = 0.0) -> None:
         """Stop: the engine gets ``drain`` seconds to finish what it holds (see Engine.stop)."""
-        self.stopping.set()
+        self.stop_streams()
         if self.tail is not None:
             await cancel_until_done(self.tail)
         await self.engine.stop(drain)

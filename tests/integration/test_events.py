@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from typing import Any
 
 import httpx
@@ -91,3 +93,23 @@ def test_a_listing_says_where_to_follow_from_without_replaying_history(api: http
         first = read_events(response, stop_after=1)
     assert int(listing["last_event_id"]) > 0
     assert [(e["event"], e["data"]["task_id"]) for e in first] == [("task.queued", new)]
+
+
+def test_heartbeats_keep_their_interval_and_a_change_between_them_arrives_at_once(
+    gateway_factory: Any,
+) -> None:
+    gateway: RunningGateway = gateway_factory(sse_heartbeat=0.3, run_engine=False)
+    with gateway.client(gateway.make_key("a")) as api, api.stream("GET", "/v1/events") as stream:
+        lines = stream.iter_lines()
+        beats: list[float] = []
+        while len(beats) < 4:
+            if next(lines) == ": heartbeat":
+                beats.append(time.monotonic())
+        gaps = [later - earlier for earlier, later in itertools.pairwise(beats)]
+        assert all(gap <= 0.3 + 0.2 for gap in gaps), gaps
+        task_id = api.post("/v1/tasks", json=SMALL).json()["task_id"]
+        submitted = time.monotonic()
+        for line in lines:
+            if line.startswith("data: ") and json.loads(line[6:])["task_id"] == task_id:
+                break
+        assert time.monotonic() - submitted < 0.25

@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
             super().handle_exit(sig, frame)
             runtime = getattr(app.state, "runtime", None)
             if runtime is not None and self.loop is not None:
-                self.loop.call_soon_threadsafe(runtime.stopping.set)
+                self.loop.call_soon_threadsafe(runtime.stop_streams)
 
     config = uvicorn.Config(
         app,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -15,7 +14,6 @@ from starlette.responses import Response, StreamingResponse
 
 from vidgate.dialects.common import whole_number
 from vidgate.dialects.native import render_task
-from vidgate.notifier import Listener
 from vidgate.records import Event
 from vidgate.server.auth import Caller, services_of
 from vidgate.server.openapi import NATIVE, errors, event_stream
@@ -62,20 +60,6 @@ async def _frame(services: Services, owner_id: str, event: Event) -> str:
 def _stopping(request: Request) -> asyncio.Event:
     runtime = getattr(request.app.state, "runtime", None)
     return runtime.stopping if runtime is not None else asyncio.Event()
-
-
-async def _wait(changes: Listener, timeout: float, stop: asyncio.Event) -> bool:
-    """Wait for new events, or for the process to begin shutting down, whichever is first;
-    True unless ``timeout`` passed with neither."""
-    waits = [asyncio.ensure_future(changes.wait(timeout)), asyncio.ensure_future(stop.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        return stop.is_set() or (waits[0].done() and waits[0].result())
-    finally:
-        for waiting in waits:
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiting
 
 
 async def _stream(
@@ -126,8 +110,9 @@ async def _stream(
             if now - last_sent >= heartbeat:
                 yield ": heartbeat\n\n"
                 last_sent = now = time.monotonic()
+            # A shutdown wakes every listener too (`Runtime.stop_streams`).
             until = min(last_sent + heartbeat, recheck_at) - now
-            if await _wait(changes, max(until, 0.0), stop):
+            if await changes.wait(max(until, 0.0)):
                 recheck_at = 0.0  # something changed: read the store at once
 
 
