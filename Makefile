@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/idle_rss.py
 	$(BIN)/python bench/wait_detection.py
 	$(BIN)/python bench/upstream_polling.py
+	$(BIN)/python bench/polling_floor.py
 	$(BIN)/python bench/upstream_callbacks.py
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/cross_node_wakeups.py
