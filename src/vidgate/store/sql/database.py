@@ -78,7 +78,8 @@ def store_error(exc: BaseException) -> Exception | None:
             or "connection was closed" in text
             or any(busy in text for busy in _SQLITE_BUSY)
             or (
-                type(cause).__name__ in ("ConnectionDoesNotExistError", "InterfaceError")
+                type(cause).__name__
+                in ("ConnectionDoesNotExistError", "InterfaceError", "InternalClientError")
                 and type(cause).__module__.startswith("asyncpg")
             )
         ):
