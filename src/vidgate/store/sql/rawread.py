@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -41,13 +43,6 @@ async def _as_it_is(_conn: asyncpg.Connection) -> None:
     autocommit, which leave no session state to reset (asyncpg would send a query to)."""
 
 
-def _discard(conn: Any) -> None:
-    """Close a read connection whose statement failed, so the pool opens a fresh one: a
-    connection that lost its server mid-statement can be left in a state no later statement
-    gets past, and a released read connection is not reset (`_as_it_is`)."""
-    conn.terminate()
-
-
 class RawReads:
     """One row by a plain SQL statement, written once per backend (`?` and `$1` params)."""
 
@@ -69,26 +64,29 @@ class RawReads:
                 conn = self._sqlite or self._open_sqlite()
                 found: tuple[Any, ...] | None = conn.execute(sqlite_sql, params).fetchone()
                 return found
-            pool = self._pool or await self._open_pool()
-            async with pool.acquire() as conn:
-                try:
-                    record = await conn.fetchrow(postgres_sql, *params)
-                except BaseException:
-                    _discard(conn)
-                    raise
+            async with self._postgres() as conn:
+                record = await conn.fetchrow(postgres_sql, *params)
             return None if record is None else tuple(record)
 
     async def postgres_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Every row a PostgreSQL statement answers, as tuples."""
         with store_errors():
-            pool = self._pool or await self._open_pool()
-            async with pool.acquire() as conn:
-                try:
-                    records = await conn.fetch(sql, *params)
-                except BaseException:
-                    _discard(conn)
-                    raise
+            async with self._postgres() as conn:
+                records = await conn.fetch(sql, *params)
             return [tuple(record) for record in records]
+
+    @asynccontextmanager
+    async def _postgres(self) -> AsyncIterator[Any]:
+        """A pooled read connection, closed if its statement fails so the pool opens a fresh
+        one: a connection that lost its server mid-statement can be left in a state no later
+        statement gets past, and a released read connection is not reset (`_as_it_is`)."""
+        pool = self._pool or await self._open_pool()
+        async with pool.acquire() as conn:
+            try:
+                yield conn
+            except BaseException:
+                conn.terminate()
+                raise
 
     def data_version(self) -> int | None:
         """SQLite's `PRAGMA data_version` on the read connection: it changes whenever any
