@@ -8,7 +8,8 @@ while the engine runs; the fake renders each for its own planned time, spread ev
 `--min-render` to `--max-render` seconds (30 s to 10 min), and the gateway polls them all
 (`[providers.up] concurrency` = the task count, so none waits for a slot). Reported:
 
-* upstream status calls per task: status queries the fake received / tasks;
+* upstream status calls per task: the task queries and listing pages (a sweep's) the fake
+  received / tasks;
 * detection lag: the gateway task's `finished_at` (result downloaded, probed, task marked
   completed) - the moment the fake task completed (its planned due time), as a fraction of the
   task's length (upstream submit to completion), p50/p95/max; split into the poll's lag (the
@@ -106,6 +107,7 @@ MODEL = "wan2.6-t2v"
 FIXED_INTERVAL = 5.0
 POLL_INTERVAL = 5.0
 MAX_POLL_INTERVAL = 60.0
+SWEEP_INTERVAL = 2.0
 TARGET_CALLS_SHARE = 0.10
 TARGET_LAG_SHARE = 0.10
 TARGET_CPU_SHARE = 0.50
@@ -159,6 +161,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="submit every task with the engine off, then start it (a backlog of --tasks)",
     )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=SWEEP_INTERVAL,
+        help="the provider's sweep_interval, real time (2; 0: no sweeps, each task polled)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parse_with_quick(parser, QUICK, argv)
     if args.tasks < 1 or args.time_scale <= 0 or args.rps <= 0:
@@ -205,6 +213,7 @@ def write_config(processes: Processes, fake: Process, args: argparse.Namespace) 
         poll_interval=POLL_INTERVAL / scale,
         max_poll_interval=MAX_POLL_INTERVAL / scale,
         expected_time_scale=1.0 / scale,
+        sweep_interval=args.sweep_interval / scale,
         timeout=30,
     )
     config.write_text(toml)
@@ -387,7 +396,8 @@ def run(args: argparse.Namespace) -> int:
         f"shapes {args.shapes}, time scale {scale:g} (a {args.max_render:g} s task takes "
         f"{longest:.1f} s of wall time); provider: requests_per_second {args.rps:g} x {scale:g}"
         f", poll_interval {POLL_INTERVAL:g}/{scale:g}, max_poll_interval "
-        f"{MAX_POLL_INTERVAL:g}/{scale:g}, expected_time_scale 1/{scale:g}; "
+        f"{MAX_POLL_INTERVAL:g}/{scale:g}, expected_time_scale 1/{scale:g}, sweep_interval "
+        f"{args.sweep_interval:g}/{scale:g}; "
         f"{cpu_count()} cores; load average {os.getloadavg()[0]:.2f}"
     )
     samples: list[Sample] = []
@@ -548,7 +558,7 @@ def report(
     renders = [p.render for p in plans]
     fixed_calls = bound_calls(renders)
     counters: dict[str, int] = result["fake"]["counters"]
-    queries = counters.get("query", 0)
+    queries = counters.get("query", 0) + counters.get("list", 0)
     calls_per_task = queries / len(plans)
     stamps: dict[str, list[float]] = result["fake"]["stamps"]
     api_stamps = [s for kind in API_KINDS for s in stamps.get(kind, [])]
@@ -646,7 +656,8 @@ def report(
         " (a task submitted again after its claim's lease ran out)"
     )
     print(
-        f"calls received by the fake: {counters.get('submit', 0)} submits, {queries} queries, "
+        f"calls received by the fake: {counters.get('submit', 0)} submits, "
+        f"{counters.get('query', 0)} task queries, {counters.get('list', 0)} listing pages, "
         f"{counters.get('result', 0)} result downloads (not rate-limited: OSS-style URLs); "
         f"busiest second starts {worst_at - result['started']:.1f} s into the run"
     )

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 __all__ = [
     "HttpCounts",
     "count_http",
+    "poll_spared",
     "task_claimed",
     "task_ended",
     "task_queued",
     "track_work",
     "upstream_request",
+    "upstream_swept",
     "webhook_attempt",
 ]
 
@@ -67,6 +69,16 @@ UPSTREAM_DURATION = Histogram(
     "Seconds each call to an upstream API took, answer read.",
     ["provider"],
     buckets=CALL_BUCKETS,
+)
+UPSTREAM_SWEEPS = Counter(
+    "vidgate_upstream_sweeps",
+    "Sweeps of upstream task listings; outcome listed, unneeded or failed.",
+    ["provider", "outcome"],
+)
+POLLS_SPARED = Counter(
+    "vidgate_upstream_polls_spared",
+    "Due polls of upstream tasks that a sweep of the listing had already answered.",
+    ["provider"],
 )
 WEBHOOK_DELIVERIES = Counter(
     "vidgate_webhook_deliveries",
@@ -129,6 +141,17 @@ def upstream_request(provider: str) -> Iterator[None]:
     finally:
         UPSTREAM_DURATION.labels(provider).observe(time.perf_counter() - started)
         UPSTREAM_REQUESTS.labels(provider, outcome).inc()
+
+
+def upstream_swept(provider: str, outcome: str) -> None:
+    """One sweep of a provider's listing: `listed`, `unneeded` (polling costs fewer calls) or
+    `failed`."""
+    UPSTREAM_SWEEPS.labels(provider, outcome).inc()
+
+
+def poll_spared(provider: str) -> None:
+    """A due poll was answered by the latest sweep, and no call was made."""
+    POLLS_SPARED.labels(provider).inc()
 
 
 def webhook_attempt(delivery: Delivery, report: AttemptReport) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "TaskState",
     "Transition",
     "UpstreamAcceptance",
+    "UpstreamTaskRef",
 ]
 
 MediaKind = Literal["image", "video"]
@@ -220,6 +221,18 @@ class UpstreamAcceptance:
     upstream_id: str
     credential: str
     next_poll_at: datetime
+
+
+@dataclass(frozen=True)
+class UpstreamTaskRef:
+    """A task running at an upstream, as a sweep of that upstream's listing needs it."""
+
+    task_id: str
+    upstream_id: str
+    credential: str
+    started_at: datetime
+    """When the upstream accepted it."""
+    next_poll_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,9 @@ class ProviderConfig(BaseModel):
     max_poll_interval: float = Field(default=60.0, gt=0)
     expected_time_scale: float = Field(default=1.0, gt=0)
     """Scales the catalog's typical times for this upstream (0.1: it renders ten times faster)."""
+    sweep_interval: float = Field(default=2.0, ge=0)
+    """Seconds between sweeps of the upstream's task listing, where its API lists unfinished
+    tasks (DashScope): one sweep answers the due polls of every task it lists. 0: never."""
     callbacks: bool = True
     """Register vidgate's callback URL at submit where the API can call back (needs
     `VIDGATE_PUBLIC_URL`); polling then slows to `callback_poll_factor` times its schedule."""

@@ -22,6 +22,7 @@ class DashScopeOutbound(Outbound):
 
     name = "dashscope"
     status = dashscope.STATUS
+    running_statuses = (Status.QUEUED, Status.PROCESSING)
 
     def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:
         path, body = dashscope.build_create(request, shape)

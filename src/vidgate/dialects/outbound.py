@@ -84,6 +84,12 @@ class Outbound(ABC):
     base_path = ""
     """The start of this dialect's paths that its own SDKs put in their base URL (OpenAI's
     `/v1`): a server configured with such a base URL takes the paths without it."""
+    running_statuses: tuple[Status, ...] = ()
+    """The unfinished statuses that `list` can filter on, in the order a task passes through
+    them: together they list every task still running there, so that one sweep of the listing
+    stands in for polling each task. Empty when the listing cannot say that."""
+    list_limit = 100
+    """The largest page `list` asks for."""
 
     @abstractmethod
     def create(self, request: VideoRequest, shape: Shape | None = None) -> Call:

@@ -20,6 +20,7 @@ from vidgate.engine.poll import UpstreamPoller
 from vidgate.engine.render import LocalRunner
 from vidgate.engine.retention import purge_expired_results
 from vidgate.engine.submit import UpstreamSubmitter
+from vidgate.engine.sweep import UpstreamSweeper
 from vidgate.logs import task_context
 from vidgate.metrics import task_claimed, track_work
 from vidgate.models import Status
@@ -36,6 +37,8 @@ REAP_EVERY = 2.0
 POLL_BATCH = 500
 POLL_IDLE = 0.25
 POLL_LEASE = timedelta(seconds=120)
+POLLS_WAKE = "polls"
+"""The notifier key that wakes the poll loop when polls were brought forward."""
 MAX_CONCURRENT_POLLS = 256
 MAX_SUBMITTING = 32
 CANCEL_AGAIN = 0.1
@@ -93,6 +96,11 @@ class Engine:
             public_url,
             self.callbacks,
         )
+        self.sweepers = {
+            name: UpstreamSweeper(store, provider, lambda: notifier.notify(POLLS_WAKE))
+            for name, provider in providers.upstream.items()
+            if UpstreamSweeper.available(provider)
+        }
         self.poller = UpstreamPoller(
             store,
             blobs,
@@ -101,6 +109,7 @@ class Engine:
             providers.upstream,
             settings.max_result_bytes,
             self.callbacks,
+            self.sweepers,
         )
         self.deliverer = deliverer
         self._loops: list[asyncio.Task[None]] = []
@@ -127,6 +136,8 @@ class Engine:
             self._loops.append(asyncio.create_task(self._dispatch(name), name=f"dispatch-{name}"))
         if self.providers.upstream:
             self._loops.append(asyncio.create_task(self._poll(), name="poll"))
+        for name, sweeper in self.sweepers.items():
+            self._loops.append(asyncio.create_task(sweeper.run(), name=f"sweep-{name}"))
         self._loops.append(asyncio.create_task(self._reap(), name="reap"))
         if self.deliverer is not None:
             deliver = self.deliverer.run(lambda seconds: self.notifier.wait("deliveries", seconds))
@@ -225,7 +236,7 @@ class Engine:
             for task in claimed:
                 self._spawn(task.provider, task.id, self._poll_one(task), frees=False)
             if len(claimed) < POLL_BATCH:
-                await asyncio.sleep(POLL_IDLE)
+                await self.notifier.wait(POLLS_WAKE, POLL_IDLE)
 
     async def _poll_one(self, task: TaskRecord) -> None:
         finished = True  # unless the poll says otherwise: on an error, dispatch looks again

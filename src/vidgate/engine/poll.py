@@ -12,7 +12,9 @@ from vidgate.engine.callbacks import UpstreamCallbacks
 from vidgate.engine.finish import Finisher
 from vidgate.engine.persist import persist
 from vidgate.engine.schedule import expected_window, next_poll_delay
+from vidgate.engine.sweep import UpstreamSweeper
 from vidgate.logs import bind
+from vidgate.metrics import poll_spared
 from vidgate.models import Status, Task
 from vidgate.providers.upstream import Polled, UpstreamError, UpstreamProvider
 from vidgate.records import TaskRecord
@@ -38,6 +40,7 @@ class UpstreamPoller:
         providers: dict[str, UpstreamProvider],
         max_result_bytes: int,
         callbacks: UpstreamCallbacks | None = None,
+        sweepers: dict[str, UpstreamSweeper] | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -46,6 +49,7 @@ class UpstreamPoller:
         self.providers = providers
         self.max_result_bytes = max_result_bytes
         self.callbacks = callbacks
+        self.sweepers = sweepers or {}
 
     async def poll(self, task: TaskRecord) -> bool:
         """Poll once; finish the task, or schedule its next poll. True when the task was
@@ -55,6 +59,12 @@ class UpstreamPoller:
             return False
         bind(upstream_task_id=task.upstream_id, key_id=task.owner_id)
         heard = self.callbacks.take(task.id) if self.callbacks is not None else None
+        sweeper = self.sweepers.get(task.provider)
+        if heard is None and sweeper is not None:
+            delay = self._delay(task, provider)
+            if sweeper.vouches(task.upstream_id, delay):
+                await self._spare(task, sweeper, delay)
+                return False
         try:
             polled = (
                 Polled(heard)
@@ -84,6 +94,34 @@ class UpstreamPoller:
         await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
         return False
 
+    async def _spare(self, task: TaskRecord, sweeper: UpstreamSweeper, delay: float) -> None:
+        """Answer a due poll from the latest sweep: no call, the next poll on schedule. A
+        sweep that finds the task gone meanwhile brings the poll forward again."""
+        await self._record(task, delay, task.upstream_status, failed=False)
+        poll_spared(task.provider)
+        if task.upstream_id is not None and not sweeper.vouches(task.upstream_id, delay):
+            await persist(
+                lambda: self.store.expedite_poll(task.id, utcnow()), f"bringing {task.id} forward"
+            )
+
+    def _delay(
+        self, task: TaskRecord, provider: UpstreamProvider, hint: float | None = None
+    ) -> float:
+        """Seconds to the task's next poll on its own schedule."""
+        config = provider.config
+        elapsed = (utcnow() - (task.started_at or task.created_at)).total_seconds()
+        low, _ = expected_window(task.mode, task.shape.duration, task.shape.resolution, task.model)
+        delay = next_poll_delay(
+            elapsed,
+            expected_low=low * config.expected_time_scale,
+            interval=config.poll_interval,
+            max_interval=config.max_poll_interval,
+            hint=hint,
+        )
+        if self.callbacks is not None and self.callbacks.expected(provider):
+            delay *= config.callback_poll_factor
+        return delay
+
     async def _schedule(
         self,
         task: TaskRecord,
@@ -103,19 +141,12 @@ class UpstreamPoller:
                 retry_after=retry_after,
             )
         else:
-            elapsed = (utcnow() - (task.started_at or task.created_at)).total_seconds()
-            low, _ = expected_window(
-                task.mode, task.shape.duration, task.shape.resolution, task.model
-            )
-            delay = next_poll_delay(
-                elapsed,
-                expected_low=low * config.expected_time_scale,
-                interval=config.poll_interval,
-                max_interval=config.max_poll_interval,
-                hint=hint,
-            )
-            if self.callbacks is not None and self.callbacks.expected(provider):
-                delay *= config.callback_poll_factor
+            delay = self._delay(task, provider, hint)
+        await self._record(task, delay, raw_status, failed=failed)
+
+    async def _record(
+        self, task: TaskRecord, delay: float, raw_status: str | None, *, failed: bool
+    ) -> None:
         next_poll_at = utcnow() + timedelta(seconds=delay)
         await persist(
             lambda: self.store.reschedule(

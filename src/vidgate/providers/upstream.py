@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
-__all__ = ["ErrorKind", "Polled", "Submitted", "UpstreamError", "UpstreamProvider"]
+__all__ = [
+    "ErrorKind",
+    "Polled",
+    "RunningListing",
+    "Submitted",
+    "UpstreamError",
+    "UpstreamProvider",
+]
 
 CONNECTIONS = 32
 """Calls in flight to one upstream; more wait here, not in the HTTP pool, whose cost grows with
@@ -55,6 +62,17 @@ class Polled:
 
     task: Task
     hint: float | None = None
+
+
+@dataclass(frozen=True)
+class RunningListing:
+    """The upstream ids that a listing shows still running under one credential."""
+
+    ids: frozenset[str]
+    complete: bool
+    """False when the listing was longer than the pages allowed: an id missing from `ids` may
+    then still be running."""
+    calls: int
 
 
 @dataclass(frozen=True)
@@ -307,6 +325,33 @@ class UpstreamProvider:
         if task.status is Status.COMPLETED:
             task = await self._locate_result(task, data, credential)
         return Polled(task, poll_after(answer.headers))
+
+    async def running(self, credential: str, max_pages: int) -> RunningListing:
+        """The tasks that the upstream lists as unfinished under a credential, each of the
+        dialect's `running_statuses` in turn, page by page, within `max_pages` calls."""
+        found: set[str] = set()
+        calls = 0
+        for status in self.dialect.running_statuses:
+            after: str | None = None
+            while True:
+                if calls >= max_pages:
+                    return RunningListing(frozenset(found), False, calls)
+                call = self.dialect.list(
+                    limit=self.dialect.list_limit, after=after, status=status, model=None
+                )
+                if call is None:
+                    raise UpstreamError("invalid", "list_unsupported", "no task listing")
+                data = (await self._call(call, credential)).data
+                calls += 1
+                try:
+                    page = self.dialect.page(data, status)
+                except (AttributeError, TypeError, ValueError, VidgateError) as exc:
+                    raise _malformed(f"task listing cannot be read: {exc}") from exc
+                found.update(task.task_id for task in page.data if not task.status.terminal)
+                if not page.has_more or page.next_after is None:
+                    break
+                after = page.next_after
+        return RunningListing(frozenset(found), True, calls)
 
     async def _locate_result(self, task: Task, data: object, credential: str) -> Task:
         """A completed task with its result URL, from the further call its API needs."""

@@ -43,6 +43,7 @@ from vidgate.records import (
     TaskRecord,
     Transition,
     UpstreamAcceptance,
+    UpstreamTaskRef,
 )
 
 __all__ = [
@@ -221,6 +222,10 @@ class LeaseStore(Protocol):
 
     async def in_flight(self, provider: str) -> int:
         """Tasks a provider holds now: being submitted to it, or running there."""
+        ...
+
+    async def running_upstream(self, provider: str) -> list[UpstreamTaskRef]:
+        """The tasks running at an upstream now (accepted there, not yet ended here)."""
         ...
 
     async def record_upstream(

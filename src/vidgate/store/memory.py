@@ -31,6 +31,7 @@ from vidgate.records import (
     TaskRecord,
     Transition,
     UpstreamAcceptance,
+    UpstreamTaskRef,
 )
 from vidgate.store.base import Listener, QuotaShort, SubmitRateLimited
 from vidgate.store.fairness import fair_turns
@@ -388,6 +389,18 @@ class MemoryStore(MemoryAdmin):
             for t in self._tasks.values()
             if t.provider == provider and t.status is Status.PROCESSING
         )
+
+    async def running_upstream(self, provider: str) -> list[UpstreamTaskRef]:
+        return [
+            UpstreamTaskRef(
+                t.id, t.upstream_id, t.credential, t.started_at or t.created_at, t.next_poll_at
+            )
+            for t in self._tasks.values()
+            if t.provider == provider
+            and t.status is Status.PROCESSING
+            and t.upstream_id is not None
+            and t.credential is not None
+        ]
 
     async def record_upstream(
         self, task_id: str, worker: str, accepted: UpstreamAcceptance

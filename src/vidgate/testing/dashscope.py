@@ -100,18 +100,18 @@ def routes(state: FakeState) -> list[BaseRoute]:
         first, last = _window(state, params.get("start_time"), params.get("end_time"))
         page_no = _whole(params.get("page_no"), "page_no", 1, 10_000)
         page_size = _whole(params.get("page_size"), "page_size", 10, 100)
-        views = [
-            state.view(task, "")
+        wanted, now = params.get("status"), state.now()
+        found = [
+            task
             for task in state.tasks(key)
             if first <= task.submitted_at <= last
             and params.get("task_id") in (None, task.task_id)
             and params.get("model_name") in (None, task.model)
+            and wanted in (None, dashscope.STATUS.wire(task.status(now)))
         ]
-        wanted = params.get("status")
-        found = [v for v in views if wanted in (None, dashscope.STATUS.wire(v.status))]
         offset = (page_no - 1) * page_size
         data = dashscope_list.render_list(
-            found[offset : offset + page_size],
+            [state.listed(task) for task in found[offset : offset + page_size]],
             total=len(found),
             page_no=page_no,
             page_size=page_size,

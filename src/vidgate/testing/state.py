@@ -201,6 +201,14 @@ class FakeState:
 
     def view(self, task: FakeTask, base_url: str) -> Task:
         """The task now, as the canonical model every dialect renders."""
+        return self._render(task, base_url)
+
+    def listed(self, task: FakeTask) -> Task:
+        """The task now, as an item of a listing (no result URL): not a view of the task
+        itself, which a subclass counting `view` calls leaves out."""
+        return self._render(task, "")
+
+    def _render(self, task: FakeTask, base_url: str) -> Task:
         phase = task.phase(self.now())
         request = task.request
         result = usage = error = None

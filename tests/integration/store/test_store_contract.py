@@ -223,6 +223,29 @@ async def test_upstream_tasks_are_polled_when_due(store: Store) -> None:
     assert await store.claim_polls(["up"], "p2", LEASE, 10) == [], "not due yet"
 
 
+async def test_running_upstream_lists_the_tasks_a_provider_runs(store: Store) -> None:
+    key = await create_key(store, "k", None)
+    due = utcnow() + timedelta(seconds=30)
+    running, queued, ended, elsewhere = [
+        (await store.insert_task(new_task(key.key_id, provider=name)))[0]
+        for name in ("up", "up", "up", "other")
+    ]
+    await store.claim("up", "w1", LEASE, 2, 3)
+    await store.claim("other", "w1", LEASE, 1, 3)
+    for task, upstream_id in ((running, "u-1"), (elsewhere, "u-9")):
+        accepted = UpstreamAcceptance(task.provider, upstream_id, "1", due)
+        assert await store.record_upstream(task.id, "w1", accepted)
+    [claimed] = await store.claim("up", "w2", LEASE, 1, 3)
+    assert claimed.id == ended.id
+    assert await store.record_upstream(ended.id, "w2", UpstreamAcceptance("up", "u-2", "0", due))
+    assert await store.transition(ended.id, Transition((Status.PROCESSING,), Status.FAILED))
+    [ref] = await store.running_upstream("up")
+    assert (ref.task_id, ref.upstream_id, ref.credential) == (running.id, "u-1", "1")
+    assert ref.next_poll_at == due
+    assert abs((utcnow() - ref.started_at).total_seconds()) < 5
+    assert queued.id not in {r.task_id for r in await store.running_upstream("up")}
+
+
 async def test_idempotency_key_is_unique_per_owner(store: Store) -> None:
     key = await create_key(store, "k", None)
     other = await create_key(store, "other", None)

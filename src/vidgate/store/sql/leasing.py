@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, not_, or_, select, update
 
 from vidgate.clock import utcnow
 from vidgate.models import Status
-from vidgate.records import TaskRecord, UpstreamAcceptance
+from vidgate.records import TaskRecord, UpstreamAcceptance, UpstreamTaskRef
 from vidgate.store.sql.concern import SqlConcern, lease_due
 from vidgate.store.sql.database import Connectionlike
 from vidgate.store.sql.outbox import append_event
@@ -179,6 +179,24 @@ class SqlLeases(SqlConcern):
                 .where(tasks.c.provider == provider, tasks.c.status == Status.PROCESSING.value)
             )
             return int(result.scalar_one())
+
+    async def running_upstream(self, provider: str) -> list[UpstreamTaskRef]:
+        async with self.db.reading() as conn:
+            result = await conn.execute(
+                select(
+                    tasks.c.id,
+                    tasks.c.upstream_id,
+                    tasks.c.credential,
+                    func.coalesce(tasks.c.started_at, tasks.c.created_at),
+                    tasks.c.next_poll_at,
+                ).where(
+                    tasks.c.status == Status.PROCESSING.value,
+                    tasks.c.provider == provider,
+                    tasks.c.upstream_id.is_not(None),
+                    tasks.c.credential.is_not(None),
+                )
+            )
+            return [UpstreamTaskRef(*row) for row in result]
 
     async def record_upstream(
         self, task_id: str, worker: str, accepted: UpstreamAcceptance
