@@ -14,7 +14,9 @@ three additions made here, outside `src/`:
 * every call is time-stamped on arrival, by route kind (`submit`, `query`, `result`…), for the
   rate-limit check over sliding one-second windows;
 * per task, the number of status queries it received and the moment a query first answered
-  SUCCEEDED (when the gateway saw the completion, before it downloaded the result).
+  SUCCEEDED (when the gateway saw the completion, before it downloaded the result);
+* the task listing answers from a snapshot up to 0.5 s old (`FakeState.list_snapshot`), as an
+  indexed server does, so that a page costs the fake a page's work, not a pass over every task.
 
 `GET /_bench/progress` answers small counts (cheap, polled once a second while the run goes);
 `GET /_bench/dump` answers everything recorded, once, at the end.
@@ -57,6 +59,10 @@ def start_fake(processes: Processes, time_scale: float) -> Process:
     fake = processes.helper("fake", SUPPORT, *argv, port=port)
     wait_http(fake, "/_bench/progress")
     return fake
+
+
+LIST_SNAPSHOT = 0.5
+"""Modelled seconds the fake's task listing may answer from one snapshot."""
 
 
 def provider_toml(base_url: str, **settings: Any) -> str:
@@ -140,6 +146,7 @@ def serve_fake(port: int, time_scale: float) -> None:
         timing=Timing(queue_seconds=0.0, time_scale=time_scale),
         counters=counters,
         scale=time_scale,
+        list_snapshot=LIST_SNAPSHOT / time_scale,
     )
     app = create_app(state)
 

@@ -233,6 +233,8 @@ class UpstreamTaskRef:
     started_at: datetime
     """When the upstream accepted it."""
     next_poll_at: datetime | None
+    polled: bool
+    """Whether a poll (or a sweep in its place) has answered for it yet."""
 
 
 @dataclass(frozen=True)

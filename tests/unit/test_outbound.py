@@ -8,7 +8,7 @@ from vidgate.catalog import MODELS, Shape, resolve_shape
 from vidgate.client.profiles import PROFILES
 from vidgate.dialects import dashscope_outbound, kik, native, nebula, openai
 from vidgate.dialects.outbound import Outbound
-from vidgate.models import Mode, Status, VideoRequest
+from vidgate.models import Mode, Status, Task, VideoRequest
 from vidgate.providers.registry import dialect_of
 from vidgate.settings import ProviderConfig
 
@@ -161,3 +161,26 @@ def test_every_dialect_reads_every_error_shape() -> None:
             ("not_found", "No task."),
             ("InvalidApiKey", "No API-key provided."),
         ]
+
+
+@pytest.mark.parametrize("page_no", [1, 2, 3])
+def test_a_dashscope_listing_page_reads_as_its_unfinished_ids(page_no: int) -> None:
+    from vidgate.dialects.dashscope_list import render_list
+    from vidgate.dialects.outbound import Outbound as Generic
+
+    statuses = [Status.QUEUED, Status.PROCESSING, Status.COMPLETED, Status.FAILED]
+    tasks = [
+        Task(task_id=f"t-{i}", status=status, model="wan2.6-t2v")
+        for i, status in enumerate(statuses)
+    ]
+    page = render_list(
+        tasks, total=25, page_no=page_no, page_size=10, request_id="r", api_key_id="k"
+    )
+    page["data"].append({"task_id": "t-new", "status": "SUSPENDED"})
+    dialect = dashscope_outbound.OUTBOUND
+    fast = dialect.running_page(page, Status.PROCESSING)
+    assert fast.ids == ["t-0", "t-1", "t-new"]
+    assert fast.next_after == (None if page_no == 3 else str(page_no + 1))
+    assert fast == Generic.running_page(dialect, page, Status.PROCESSING)
+    with pytest.raises(ValueError):
+        dialect.running_page({"code": "Throttling"}, Status.PROCESSING)

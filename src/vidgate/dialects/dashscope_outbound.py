@@ -6,7 +6,7 @@ from typing import Any
 
 from vidgate.catalog import Shape
 from vidgate.dialects import dashscope
-from vidgate.dialects.outbound import Call, Outbound, TaskPage, text
+from vidgate.dialects.outbound import Call, Outbound, RunningPage, TaskPage, text
 from vidgate.models import Status, Task, VideoRequest
 
 __all__ = ["ASYNC_HEADER", "LIST_PATH", "OUTBOUND", "DashScopeOutbound"]
@@ -65,6 +65,20 @@ class DashScopeOutbound(Outbound):
         page_no, pages = int(data.get("page_no") or 1), int(data.get("total_page") or 1)
         more = page_no < pages
         return TaskPage(tasks, more, str(page_no + 1) if more else None)
+
+    def running_page(self, data: Any, status: Status) -> RunningPage:
+        """The ids straight from the JSON: a sweep reads thousands of items a second."""
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ValueError("the listing has no data")
+        ids = []
+        for item in items:
+            if isinstance(item, dict) and item.get("task_id"):
+                found = self.status.canonical(item.get("status"))
+                if found is None or not found.terminal:
+                    ids.append(str(item["task_id"]))
+        page_no, pages = int(data.get("page_no") or 1), int(data.get("total_page") or 1)
+        return RunningPage(ids, str(page_no + 1) if page_no < pages else None)
 
 
 OUTBOUND = DashScopeOutbound()

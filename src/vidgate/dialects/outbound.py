@@ -16,7 +16,16 @@ from vidgate.catalog import Shape
 from vidgate.dialects.common import StatusWords
 from vidgate.models import Status, Task, VideoRequest
 
-__all__ = ["Call", "ErrorFields", "ErrorKind", "Outbound", "TaskPage", "error_fields", "text"]
+__all__ = [
+    "Call",
+    "ErrorFields",
+    "ErrorKind",
+    "Outbound",
+    "RunningPage",
+    "TaskPage",
+    "error_fields",
+    "text",
+]
 
 ErrorKind = Literal["throttled", "transient", "refused", "invalid"]
 """How an upstream error is handled: throttled and transient calls are retried (a submit fails
@@ -40,6 +49,15 @@ class TaskPage:
 
     data: list[Task]
     has_more: bool
+    next_after: str | None
+
+
+@dataclass
+class RunningPage:
+    """One page of a listing of unfinished tasks: their ids, and where the next page starts
+    (None on the last)."""
+
+    ids: list[str]
     next_after: str | None
 
 
@@ -132,6 +150,13 @@ class Outbound(ABC):
     def page(self, data: Any, status: Status | None) -> TaskPage:
         """A list answer as tasks, and where the next page starts."""
         raise NotImplementedError(f"The {self.name} dialect has no task listing.")
+
+    def running_page(self, data: Any, status: Status) -> RunningPage:
+        """A page of the listing by one of `running_statuses`, as the ids of the tasks on it
+        that are still unfinished."""
+        page = self.page(data, status)
+        ids = [task.task_id for task in page.data if not task.status.terminal]
+        return RunningPage(ids, page.next_after if page.has_more else None)
 
     def error(self, body: object) -> ErrorFields:
         return error_fields(body)

@@ -26,6 +26,8 @@ __all__ = ["UpstreamPoller"]
 log = logging.getLogger("vidgate.engine")
 MAX_ARCHIVE_FAILURES = 5
 MAX_POLL_FAILURES = 200
+SPARED_FACTOR = 4.0
+"""How much further off a task's next poll is put when a sweep answered its due one."""
 
 
 class UpstreamPoller:
@@ -62,8 +64,9 @@ class UpstreamPoller:
         sweeper = self.sweepers.get(task.provider)
         if heard is None and sweeper is not None:
             delay = self._delay(task, provider)
-            if sweeper.vouches(task.upstream_id, delay):
-                await self._spare(task, sweeper, delay)
+            listed = sweeper.vouches(task.upstream_id, delay)
+            if listed is not None:
+                await self._spare(task, sweeper, delay, listed)
                 return False
         try:
             polled = (
@@ -94,12 +97,17 @@ class UpstreamPoller:
         await self._schedule(task, provider, snapshot.raw_status, hint=polled.hint)
         return False
 
-    async def _spare(self, task: TaskRecord, sweeper: UpstreamSweeper, delay: float) -> None:
-        """Answer a due poll from the latest sweep: no call, the next poll on schedule. A
+    async def _spare(
+        self, task: TaskRecord, sweeper: UpstreamSweeper, delay: float, listed: str
+    ) -> None:
+        """Answer a due poll from the latest sweep, where the task was `listed` under that
+        status word: no call, and the next poll `SPARED_FACTOR` times further off (at most
+        `max_poll_interval`, unless the schedule is longer), as sweeps go on answering. A
         sweep that finds the task gone meanwhile brings the poll forward again."""
-        await self._record(task, delay, task.upstream_status, failed=False)
+        ceiling = max(delay, self.providers[task.provider].config.max_poll_interval)
+        await self._record(task, min(delay * SPARED_FACTOR, ceiling), listed, failed=False)
         poll_spared(task.provider)
-        if task.upstream_id is not None and not sweeper.vouches(task.upstream_id, delay):
+        if task.upstream_id is not None and sweeper.vouches(task.upstream_id, delay) is None:
             await persist(
                 lambda: self.store.expedite_poll(task.id, utcnow()), f"bringing {task.id} forward"
             )

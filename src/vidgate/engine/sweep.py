@@ -76,10 +76,12 @@ class UpstreamSweeper:
         config = provider.config
         self.interval = config.sweep_interval
         self.period = self.interval
-        """Seconds from the start of one sweep to the end of the next: the longest a task can
-        end upstream before a sweep notices; measured."""
-        self._seen: dict[str, float] = {}
-        """Upstream id → start of the latest sweep that listed it unfinished."""
+        """Seconds from the start of one sweep to the start of the next, measured."""
+        self.duration = 0.0
+        """Seconds the latest sweep took, listing and all."""
+        self._seen: dict[str, tuple[float, str]] = {}
+        """Upstream id → start of the latest sweep that listed it unfinished, and the status
+        word it was listed under."""
         self._expedited: dict[str, float] = {}
         self._last_start: float | None = None
 
@@ -88,13 +90,22 @@ class UpstreamSweeper:
         """Whether the provider's API lists its unfinished tasks and sweeps are switched on."""
         return bool(provider.dialect.running_statuses) and provider.config.sweep_interval > 0
 
-    def vouches(self, upstream_id: str, own_delay: float) -> bool:
-        """Whether a due poll may be spared: the latest sweep listed the task unfinished, that
-        sweep is fresh, and the next one comes within `own_delay`, the task's own next poll."""
+    @property
+    def reach(self) -> float:
+        """The longest a task can have ended upstream before a sweep says so: from the start
+        of the sweep that last listed it to the end of the next."""
+        return self.period + self.duration
+
+    def vouches(self, upstream_id: str, own_delay: float) -> str | None:
+        """The status word the task was listed under, when its due poll may be spared: the
+        latest sweep listed it unfinished, that sweep is fresh, and sweeps notice an end
+        within `own_delay`, the task's own next poll. None when it must be polled."""
         seen = self._seen.get(upstream_id)
-        if seen is None or own_delay < self.period:
-            return False
-        return self.clock() - seen <= self.period * FRESH_SLACK
+        if seen is None or own_delay < self.reach:
+            return None
+        started, word = seen
+        fresh = self.clock() - started <= self.period * FRESH_SLACK + self.duration
+        return word if fresh else None
 
     async def run(self) -> None:
         """Sweep for ever: every `sweep_interval`, or slower where the call rate needs it,
@@ -125,6 +136,7 @@ class UpstreamSweeper:
         self._seen.clear()
         self._last_start = None
         self.period = self.interval
+        self.duration = 0.0
 
     async def sweep_once(self) -> Sweep:
         """One sweep: list what runs under each credential, spare the listed tasks' polls and
@@ -144,16 +156,18 @@ class UpstreamSweeper:
             listing = await self.provider.running(credential, MAX_PAGES - calls)
             calls += listing.calls
             for ref in group:
-                if ref.upstream_id in listing.ids:
-                    self._seen[ref.upstream_id] = start
+                word = listing.ids.get(ref.upstream_id)
+                if word is not None:
+                    self._seen[ref.upstream_id] = (start, word)
                     listed += 1
                 else:
                     self._seen.pop(ref.upstream_id, None)
                     if listing.complete:
                         ended.append(ref)
         if self._last_start is not None:
-            self.period = max(self.interval, self.clock() - self._last_start)
+            self.period = max(self.interval, start - self._last_start)
         self._last_start = start
+        self.duration = self.clock() - start
         running = {ref.upstream_id for ref in refs}
         self._seen = {k: v for k, v in self._seen.items() if k in running}
         self._expedited = {k: v for k, v in self._expedited.items() if k in running}
@@ -163,18 +177,21 @@ class UpstreamSweeper:
         return Sweep("listed", calls, listed, brought)
 
     def _worth_it(self, refs: list[UpstreamTaskRef], now: datetime) -> bool:
-        """Whether the polls that fall due within one period, and that a sweep could spare,
-        outnumber the listing's calls."""
+        """Whether the polls that a sweep could spare within one period outnumber the
+        listing's calls: each first poll that falls due in it, and each polled task's share of
+        a poll on its own schedule (what is stored may be further off: sparing puts it off)."""
         if not refs:
             return False
         horizon = now + timedelta(seconds=self.period)
-        spared = sum(
-            1
-            for ref in refs
-            if ref.next_poll_at is not None
-            and ref.next_poll_at <= horizon
-            and self._own_delay(ref, now) >= self.period
-        )
+        spared = 0.0
+        for ref in refs:
+            own_delay = self._own_delay(ref, now)
+            if own_delay < self.reach:
+                continue
+            if ref.polled:
+                spared += self.period / own_delay
+            elif ref.next_poll_at is not None and ref.next_poll_at <= horizon:
+                spared += 1
         limit = self.provider.dialect.list_limit
         statuses = len(self.provider.dialect.running_statuses)
         credentials = {ref.credential for ref in refs}

@@ -66,9 +66,10 @@ class Polled:
 
 @dataclass(frozen=True)
 class RunningListing:
-    """The upstream ids that a listing shows still running under one credential."""
+    """The upstream tasks that a listing shows still running under one credential."""
 
-    ids: frozenset[str]
+    ids: dict[str, str]
+    """Upstream id → the status word it was listed under."""
     complete: bool
     """False when the listing was longer than the pages allowed: an id missing from `ids` may
     then still be running."""
@@ -209,9 +210,12 @@ class UpstreamProvider:
         return UpstreamError(kind, code, message, wait)
 
     async def _call(self, call: Call, credential: str) -> Answer:
-        await self.call_rate.acquire()
-        with upstream_request(self.name):
-            return await self._send(call, credential)
+        """One API call: a connection slot first, then the rate limit's leave, so that calls
+        held back for a slot cannot reach the upstream faster than the rate once they go."""
+        async with self._slots:
+            await self.call_rate.acquire()
+            with upstream_request(self.name):
+                return await self._send(call, credential)
 
     async def _send(self, call: Call, credential: str) -> Answer:
         import aiohttp
@@ -220,7 +224,6 @@ class UpstreamProvider:
         url = f"{self.config.base_url.rstrip('/')}{self._path(call)}"
         try:
             async with (
-                self._slots,
                 self._api().request(
                     call.method,
                     url,
@@ -329,13 +332,14 @@ class UpstreamProvider:
     async def running(self, credential: str, max_pages: int) -> RunningListing:
         """The tasks that the upstream lists as unfinished under a credential, each of the
         dialect's `running_statuses` in turn, page by page, within `max_pages` calls."""
-        found: set[str] = set()
+        found: dict[str, str] = {}
         calls = 0
         for status in self.dialect.running_statuses:
+            word = self.dialect.status.wire(status)
             after: str | None = None
             while True:
                 if calls >= max_pages:
-                    return RunningListing(frozenset(found), False, calls)
+                    return RunningListing(found, False, calls)
                 call = self.dialect.list(
                     limit=self.dialect.list_limit, after=after, status=status, model=None
                 )
@@ -344,14 +348,14 @@ class UpstreamProvider:
                 data = (await self._call(call, credential)).data
                 calls += 1
                 try:
-                    page = self.dialect.page(data, status)
+                    page = self.dialect.running_page(data, status)
                 except (AttributeError, TypeError, ValueError, VidgateError) as exc:
                     raise _malformed(f"task listing cannot be read: {exc}") from exc
-                found.update(task.task_id for task in page.data if not task.status.terminal)
-                if not page.has_more or page.next_after is None:
+                found.update(dict.fromkeys(page.ids, word))
+                if page.next_after is None:
                     break
                 after = page.next_after
-        return RunningListing(frozenset(found), True, calls)
+        return RunningListing(found, True, calls)
 
     async def _locate_result(self, task: Task, data: object, credential: str) -> Task:
         """A completed task with its result URL, from the further call its API needs."""

@@ -393,7 +393,12 @@ class MemoryStore(MemoryAdmin):
     async def running_upstream(self, provider: str) -> list[UpstreamTaskRef]:
         return [
             UpstreamTaskRef(
-                t.id, t.upstream_id, t.credential, t.started_at or t.created_at, t.next_poll_at
+                t.id,
+                t.upstream_id,
+                t.credential,
+                t.started_at or t.created_at,
+                t.next_poll_at,
+                t.upstream_status is not None,
             )
             for t in self._tasks.values()
             if t.provider == provider

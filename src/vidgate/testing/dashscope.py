@@ -14,6 +14,7 @@ from vidgate.errors import InvalidRequest
 from vidgate.models import Status, Task
 from vidgate.testing.endpoint import base_url, read_json, route
 from vidgate.testing.state import DAY, FakeState
+from vidgate.testing.tasks import FakeTask
 
 __all__ = ["API_BASE", "CANCEL_REFUSED", "SYNC_REFUSED", "routes"]
 
@@ -37,6 +38,10 @@ def _whole(value: str | None, name: str, default: int, top: int) -> int:
     if not value.isdigit() or not 1 <= int(value) <= top:
         raise InvalidRequest(f"{name} must be a whole number within 1-{top}.", param=name)
     return int(value)
+
+
+MAX_SNAPSHOTS = 64
+SNAPSHOT_PARAMS = ("start_time", "end_time", "task_id", "model_name", "status")
 
 
 def _window(state: FakeState, start: str | None, end: str | None) -> tuple[float, float]:
@@ -95,20 +100,30 @@ def routes(state: FakeState) -> list[BaseRoute]:
             return JSONResponse(body, status_code=status)
         return JSONResponse({"request_id": request_id})
 
+    snapshots: dict[tuple[object, ...], tuple[float, list[FakeTask]]] = {}
+
     async def listing(request: Request, key: str) -> Response:
         params = request.query_params
         first, last = _window(state, params.get("start_time"), params.get("end_time"))
         page_no = _whole(params.get("page_no"), "page_no", 1, 10_000)
         page_size = _whole(params.get("page_size"), "page_size", 10, 100)
         wanted, now = params.get("status"), state.now()
-        found = [
-            task
-            for task in state.tasks(key)
-            if first <= task.submitted_at <= last
-            and params.get("task_id") in (None, task.task_id)
-            and params.get("model_name") in (None, task.model)
-            and wanted in (None, dashscope.STATUS.wire(task.status(now)))
-        ]
+        query = (key, *(params.get(name) for name in SNAPSHOT_PARAMS))
+        taken = snapshots.get(query)
+        if taken is not None and now - taken[0] < state.list_snapshot:
+            found = taken[1]
+        else:
+            found = [
+                task
+                for task in state.tasks(key)
+                if first <= task.submitted_at <= last
+                and params.get("task_id") in (None, task.task_id)
+                and params.get("model_name") in (None, task.model)
+                and wanted in (None, dashscope.STATUS.wire(task.status(now)))
+            ]
+            if len(snapshots) >= MAX_SNAPSHOTS:
+                snapshots.clear()
+            snapshots[query] = (now, found)
         offset = (page_no - 1) * page_size
         data = dashscope_list.render_list(
             [state.listed(task) for task in found[offset : offset + page_size]],

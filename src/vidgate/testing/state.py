@@ -94,6 +94,10 @@ class FakeState:
     match_request: bool = False
     """Render each result at the requested size and duration instead (slower)."""
     clock: Callable[[], float] = time.time
+    list_snapshot: float = 0.0
+    """Seconds a listing may answer from one snapshot of the tasks, as a server reading from
+    an index or a replica does (the pages of one pass then agree, and each costs a page's
+    work); 0 reads every listing live. DashScope's listing only."""
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     closing: threading.Event = field(default_factory=threading.Event)
     _tasks: dict[str, FakeTask] = field(default_factory=dict)

@@ -189,6 +189,7 @@ class SqlLeases(SqlConcern):
                     tasks.c.credential,
                     func.coalesce(tasks.c.started_at, tasks.c.created_at),
                     tasks.c.next_poll_at,
+                    tasks.c.upstream_status.is_not(None),
                 ).where(
                     tasks.c.status == Status.PROCESSING.value,
                     tasks.c.provider == provider,
