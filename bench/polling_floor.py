@@ -17,6 +17,10 @@ completion) as a share of the task's length, p95 and max:
 - the same series starting at the shape's typical low: the fastest tasks of each shape wait
   up to twice their length, so its p95 holds only because they are fewer than 5 %.
 
+These bound schedules that poll each task on its own. A sweep of an API's listing of
+unfinished tasks (DashScope's, which `upstream_polling.py` runs against) answers a hundred tasks
+a call and is not bound by them.
+
 Targets (of issue 13): calls <= 10 % of the bound's, p95 lag <= 10 %. Usage:
 
     .venv/bin/python bench/polling_floor.py [--tasks 10000]

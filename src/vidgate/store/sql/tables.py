@@ -91,6 +91,7 @@ tasks = Table(
     Index("ix_tasks_owner_id", "owner_id", "id"),
     Index("ix_tasks_claim", "status", "lease_expires_at"),
     Index("ix_tasks_poll", "status", "next_poll_at"),
+    Index("ix_tasks_provider", "status", "provider"),
     Index("ix_tasks_retention", "results_purged_at", "finished_at"),
     Index("ix_tasks_owner_created", "owner_id", "created_at"),
 )
