@@ -129,7 +129,8 @@ def test_upstream_task_failures_keep_code_and_message_and_refund(
 def test_invalid_parameter_at_submit_fails_without_failover(fakes: Fakes, fronted: Fronted) -> None:
     first, second = fakes("dashscope"), fakes("dashscope")
     first.faults.fail_submits("InvalidParameter", status=400, message="size is wrong")
-    gateway = fronted({"a": (first, {}), "b": (second, {})}, {"default": ["a", "b"]})
+    patient = {"timeout": 30}  # a slow answer on a loaded machine must not read as a timeout
+    gateway = fronted({"a": (first, patient), "b": (second, patient)}, {"default": ["a", "b"]})
     task = run_task(gateway, SMALL)
     assert task["status"] == "failed"
     assert task["error"]["code"] == "InvalidParameter"
