@@ -66,7 +66,7 @@ class UpstreamPoller:
             delay = self._delay(task, provider)
             listed = sweeper.vouches(task.upstream_id, delay)
             if listed is not None:
-                await self._spare(task, sweeper, delay, listed)
+                await self._spare(task, provider, sweeper, delay, listed)
                 return False
         try:
             polled = (
@@ -98,13 +98,18 @@ class UpstreamPoller:
         return False
 
     async def _spare(
-        self, task: TaskRecord, sweeper: UpstreamSweeper, delay: float, listed: str
+        self,
+        task: TaskRecord,
+        provider: UpstreamProvider,
+        sweeper: UpstreamSweeper,
+        delay: float,
+        listed: str,
     ) -> None:
         """Answer a due poll from the latest sweep, where the task was `listed` under that
         status word: no call, and the next poll `SPARED_FACTOR` times further off (at most
         `max_poll_interval`, unless the schedule is longer), as sweeps go on answering. A
         sweep that finds the task gone meanwhile brings the poll forward again."""
-        ceiling = max(delay, self.providers[task.provider].config.max_poll_interval)
+        ceiling = max(delay, provider.config.max_poll_interval)
         await self._record(task, min(delay * SPARED_FACTOR, ceiling), listed, failed=False)
         poll_spared(task.provider)
         if task.upstream_id is not None and sweeper.vouches(task.upstream_id, delay) is None:

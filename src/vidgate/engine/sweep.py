@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vidgate.clock import utcnow
-from vidgate.engine.schedule import ELAPSED_FRACTION
+from vidgate.engine.schedule import next_poll_delay
 from vidgate.metrics import upstream_swept
 from vidgate.providers.upstream import UpstreamError, UpstreamProvider
 from vidgate.records import UpstreamTaskRef
@@ -53,10 +53,6 @@ class Sweep:
     outcome: str
     """`listed`, `unneeded` (polling each task costs fewer calls) or `failed`."""
     calls: int = 0
-    listed: int = 0
-    """Tasks the listing showed unfinished."""
-    ended: int = 0
-    """Tasks missing from it, polled at once."""
 
 
 class UpstreamSweeper:
@@ -150,7 +146,7 @@ class UpstreamSweeper:
         by_credential: dict[str, list[UpstreamTaskRef]] = defaultdict(list)
         for ref in settled:
             by_credential[ref.credential].append(ref)
-        calls = listed = 0
+        calls = 0
         ended: list[UpstreamTaskRef] = []
         for credential, group in by_credential.items():
             listing = await self.provider.running(credential, MAX_PAGES - calls)
@@ -159,7 +155,6 @@ class UpstreamSweeper:
                 word = listing.ids.get(ref.upstream_id)
                 if word is not None:
                     self._seen[ref.upstream_id] = (start, word)
-                    listed += 1
                 else:
                     self._seen.pop(ref.upstream_id, None)
                     if listing.complete:
@@ -171,10 +166,9 @@ class UpstreamSweeper:
         running = {ref.upstream_id for ref in refs}
         self._seen = {k: v for k, v in self._seen.items() if k in running}
         self._expedited = {k: v for k, v in self._expedited.items() if k in running}
-        brought = await self._bring_forward(ended, now)
-        if brought:
+        if await self._bring_forward(ended, now):
             self.wake_polls()
-        return Sweep("listed", calls, listed, brought)
+        return Sweep("listed", calls)
 
     def _worth_it(self, refs: list[UpstreamTaskRef], now: datetime) -> bool:
         """Whether the polls that a sweep could spare within one period outnumber the
@@ -199,10 +193,16 @@ class UpstreamSweeper:
         return spared > pages
 
     def _own_delay(self, ref: UpstreamTaskRef, now: datetime) -> float:
-        """The gap between two polls of the task on its own schedule (without jitter)."""
+        """The gap between two polls of the task on its own schedule, past its first poll and
+        without jitter."""
         config = self.provider.config
-        elapsed = (now - ref.started_at).total_seconds()
-        return min(config.max_poll_interval, max(config.poll_interval, ELAPSED_FRACTION * elapsed))
+        return next_poll_delay(
+            (now - ref.started_at).total_seconds(),
+            expected_low=0.0,
+            interval=config.poll_interval,
+            max_interval=config.max_poll_interval,
+            jitter=0.0,
+        )
 
     async def _bring_forward(self, ended: list[UpstreamTaskRef], now: datetime) -> int:
         """Make the polls of tasks missing from the listing due now; a task missing again
