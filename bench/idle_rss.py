@@ -5,6 +5,9 @@ answers `GET /healthz` ("after start") and again after one authenticated submit 
 of that task ("after one request"), in three configurations started by this script:
 
 - the baseline: a bare Starlette app on uvicorn (the same server stack, nothing of vidgate);
+- the libraries' floor: one FastAPI route on uvicorn (as `vidgate serve` runs it) in a process
+  that also imports SQLAlchemy with its SQLite dialect, pydantic-settings and prometheus-client
+  and opens one SQLite connection: what the gateway's own libraries cost before any of its code;
 - API only: `VIDGATE_RUN_ENGINE=false`;
 - the engine on, with every model routed to an upstream (no local renderer route), whose
   base URL refuses connections, so the submitted task never reaches a renderer.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -30,10 +34,12 @@ from harness import (
     Process,
     Processes,
     bounded,
+    free_port,
     load_note,
     process_memory_kib,
     table,
     verdict,
+    wait_http,
 )
 
 TARGET_MB = 70.0
@@ -47,6 +53,7 @@ api_key = "sk-bench"
 default = ["up"]
 """
 SETTLE_S = 0.5
+FLOOR = Path(__file__).with_name("library_floor.py")
 
 
 def rss_mb(process: Process) -> float:
@@ -72,6 +79,14 @@ def main() -> int:
         httpx.get(bare.url + "/v1/tasks/x").raise_for_status()
         rows.append(("bare Starlette on uvicorn", started, rss_mb(bare)))
         processes.stop(bare)
+
+        port = free_port()
+        floor = processes.helper("floor", FLOOR, "--port", str(port), port=port)
+        wait_http(floor, "/")
+        started = rss_mb(floor)
+        httpx.get(floor.url + "/v1/tasks/x").raise_for_status()
+        rows.append(("libraries' floor (FastAPI, SQLAlchemy, ...)", started, rss_mb(floor)))
+        processes.stop(floor)
 
         api = processes.gateway("gateway-api-only", run_engine=False)
         started = rss_mb(api)
@@ -99,11 +114,15 @@ def main() -> int:
         for name, start, after in rows
     ]
     print("\n".join(table(columns, cells)))
-    api_after = rows[1][2]
+    floor_after, api_after = rows[1][2], rows[2][2]
     print(
         f"API-only RSS after one request = {api_after:.1f} MB "
         f"(baseline {baseline:.1f} MB, {api_after / baseline:.2f}x; target <= {TARGET_MB:g} MB) "
         f"{verdict(api_after <= TARGET_MB)}"
+    )
+    print(
+        f"of which the libraries' floor is {floor_after:.1f} MB and vidgate's own code, routes "
+        f"and runtime {api_after - floor_after:.1f} MB"
     )
     print(load_note(after=True))
     return 0

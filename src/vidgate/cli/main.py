@@ -33,10 +33,21 @@ def _tune_collector() -> None:
     gc.set_threshold(YOUNG_COLLECTION_OBJECTS, middle, oldest)
 
 
+def _skip_pydantic_v1() -> None:
+    """Keep `pydantic.v1` out of a serving process.
+
+    FastAPI imports the whole of `pydantic.v1` (1.6 MB resident) only to ask, for each route
+    parameter, whether its type is a v1 model; no model in vidgate is, and FastAPI reads an
+    `ImportError` there as "no v1 models". Marking the module absent answers it without the
+    import. Processes that do import `pydantic.v1` have done so before this runs and keep it."""
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     _tune_collector()
+    _skip_pydantic_v1()
 
     from vidgate.server.app import create_app
 
