@@ -2,7 +2,7 @@
 
 What it measures: `VmRSS` (Linux /proc/PID/status) of `vidgate serve --no-access-log` once it
 answers `GET /healthz` ("after start") and again after one authenticated submit and one read
-of that task ("after one request"), in three configurations started by this script:
+of that task ("after one request"), in four configurations started by this script:
 
 - the baseline: a bare Starlette app on uvicorn (the same server stack, nothing of vidgate);
 - the libraries' floor: one FastAPI route on uvicorn (as `vidgate serve` runs it) in a process
