@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# `vidgate serve` runs as `python -OO` where this bytecode is there (cli/main.py).
+	$(BIN)/python -m compileall -q -j0 -o 0 -o 2 $(VENV)/lib src
 	touch $(STAMP)
 
 # `make serve PORT=8011 HOST=0.0.0.0` binds elsewhere (or set VIDGATE_PORT / VIDGATE_HOST).

@@ -187,6 +187,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without any `VIDGATE_*` setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDGATE_")}
     env.pop("XDG_DATA_HOME", None)
+    env.pop("PYTHONOPTIMIZE", None)  # `vidgate serve` chooses its own (cli/main.py)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -342,9 +343,11 @@ class Processes:
                 process.popen.kill()
                 process.popen.wait(timeout=10)
 
-    def helper(self, name: str, script: Path, *argv: str, port: int = 0) -> Process:
-        """`python SCRIPT ARGV...` (a bench helper process) with a clean environment."""
-        return self.start(name, [sys.executable, str(script), *argv], port=port)
+    def helper(
+        self, name: str, script: Path, *argv: str, port: int = 0, python: Sequence[str] = ()
+    ) -> Process:
+        """`python [PYTHON...] SCRIPT ARGV...` (a bench helper process), clean environment."""
+        return self.start(name, [sys.executable, *python, str(script), *argv], port=port)
 
     def create_key(
         self, data_dir: Path, name: str = "bench", *, database_url: str | None = None
@@ -378,6 +381,7 @@ class Processes:
         wait: bool = True,
         database_url: str | None = None,
         access_log: bool = False,
+        extra_env: Mapping[str, str] | None = None,
     ) -> Gateway:
         """`vidgate serve --no-access-log` on a free port (and a key first, unless given);
         with `access_log`, `vidgate serve` with its access log (to the process's log file)."""
@@ -389,6 +393,7 @@ class Processes:
         )
         if database_url is not None:
             env["VIDGATE_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         quiet = [] if access_log else ["--no-access-log"]
         argv = [*VIDGATE_CLI, "serve", *quiet, "--log-level", "info" if access_log else "warning"]
         gateway = self._track(Gateway(name, *self._launch(name, argv, env), port, key, data_dir))

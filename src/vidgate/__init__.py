@@ -1,5 +1,6 @@
 """vidgate: a gateway, SDK and CLI for asynchronous video-generation tasks."""
 
+import importlib
 import typing
 
 if typing.TYPE_CHECKING:
@@ -28,9 +29,8 @@ if typing.TYPE_CHECKING:
         WaitTimeout,
         set_testing,
     )
-
-from vidgate.errors import VidgateError
-from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
+    from vidgate.errors import VidgateError
+    from vidgate.models import Mode, Result, Status, Task, TaskError, Usage, VideoRequest
 
 __all__ = [
     "APIConnectionError",
@@ -69,19 +69,21 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_SDK = frozenset(__all__) - globals().keys()
-"""The SDK's names, imported on first use: a gateway process never loads the client."""
+_CORE = {"VidgateError": "vidgate.errors"} | dict.fromkeys(
+    ("Mode", "Result", "Status", "Task", "TaskError", "Usage", "VideoRequest"), "vidgate.models"
+)
+_LAZY = dict.fromkeys(frozenset(__all__) - {"__version__"}, "vidgate.client") | _CORE
+"""Where each public name lives; imported on first use, so that `import vidgate` is cheap (the
+`vidgate` command starts before it loads pydantic) and a gateway process never loads the SDK."""
 
 
 def __getattr__(name: str) -> object:
-    if name in _SDK:
-        from vidgate import client
-
-        value = getattr(client, name)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SDK)
+    return sorted(set(globals()) | _LAZY.keys())

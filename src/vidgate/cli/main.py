@@ -6,14 +6,19 @@ import argparse
 import asyncio
 import errno
 import gc
+import importlib.util
+import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from vidgate import __version__, logs
-from vidgate.settings import Settings
+
+if TYPE_CHECKING:
+    from vidgate.settings import Settings
 
 __all__ = ["main"]
 
@@ -43,8 +48,45 @@ def _skip_pydantic_v1() -> None:
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
 
+def _run_optimized() -> None:
+    """Restart this process as `python -OO`, where that pays and the operator has not chosen.
+
+    A serving process keeps every module it imports for its lifetime, and the docstrings of
+    its libraries are about 4 MB of that: `-OO` leaves them (and `assert` statements) out. It
+    pays only where the optimized bytecode of the standard library and of the installed
+    packages is there to load (`make` compiles it) or can be written; otherwise every start
+    would compile them anew. The operator's choice stands: an interpreter started with `-O`
+    or `-OO`, or `PYTHONOPTIMIZE` set (`PYTHONOPTIMIZE=0` keeps docstrings and asserts), is not
+    restarted. The process keeps its id, arguments, environment and open files."""
+    if sys.flags.optimize or os.environ.get("PYTHONOPTIMIZE") or sys.platform == "win32":
+        return
+    if not sys.executable or not all(map(_has_optimized_bytecode, ("typing", "fastapi"))):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-OO", *sys.orig_argv[1:]])
+    except OSError:
+        return
+
+
+def _has_optimized_bytecode(module: str) -> bool:
+    """Whether `module`'s `-OO` bytecode is compiled, or can be written on first use."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return False
+    cached = importlib.util.cache_from_source(spec.origin, optimization=2)
+    if os.path.exists(cached):
+        return True
+    folder = os.path.dirname(cached)
+    writable = os.access(folder if os.path.isdir(folder) else os.path.dirname(folder), os.W_OK)
+    return writable and not sys.dont_write_bytecode
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from vidgate.settings import Settings
 
     _tune_collector()
     _skip_pydantic_v1()
@@ -221,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and arguments[:1] == ["serve"]:
+        _run_optimized()
     if arguments[:1] == ["video"]:
         from vidgate.cli import video
 
@@ -233,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "worker":
+        from vidgate.settings import Settings
+
         settings = Settings()
         logs.configure(settings.log_format)
         if not _providers_file_is_usable(settings):

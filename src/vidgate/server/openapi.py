@@ -8,19 +8,23 @@ functions still parse every body, so that errors keep each dialect's shape. Fast
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
+from enum import Enum
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.models import Schema
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from vidgate.dialects import dashscope
 from vidgate.dialects.native import EXTRA_FIELDS
 from vidgate.models import VideoRequest
 from vidgate.server.apidocs import install_docs
+from vidgate.server.docstrings import docstring, restore_class_docstrings, stripped
 
 __all__ = [
     "DASHSCOPE",
@@ -406,6 +410,7 @@ def _task_route(doc: dict[str, Any]) -> None:
 
 def document(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document of ``app``."""
+    restore_class_docstrings((BaseModel, Enum))  # the schemas' descriptions, under `-OO`
     doc = get_openapi(
         title=app.title,
         version=app.version,
@@ -413,6 +418,7 @@ def document(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
+    _describe_from_source(app, doc)
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
@@ -447,6 +453,24 @@ def document(app: FastAPI) -> dict[str, Any]:
                 operation["security"] = [{SECURITY_SCHEME: []}]
     _task_route(doc)
     return doc
+
+
+def _describe_from_source(app: FastAPI, doc: dict[str, Any]) -> None:
+    """Where this process runs without docstrings, put in ``doc`` the operations' descriptions
+    FastAPI takes from them, read back from vidgate's source (as FastAPI cuts them)."""
+    if not stripped():
+        return
+    for context in iter_route_contexts(app.routes):
+        endpoint, path = context.endpoint, context.path_format
+        if not isinstance(context.original_route, APIRoute) or endpoint is None:
+            continue
+        if path not in doc["paths"]:
+            continue
+        text = inspect.cleandoc(docstring(endpoint) or "").split("\f")[0].strip()
+        for method in context.methods or ():
+            operation = doc["paths"][path].get(method.lower())
+            if text and operation is not None and "description" not in operation:
+                operation["description"] = text
 
 
 def install_openapi(app: FastAPI) -> None:
