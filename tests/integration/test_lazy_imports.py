@@ -16,8 +16,16 @@ from vidgate.settings import Settings
 from vidgate.store import open_store
 
 HEAVY = ("av", "numpy", "PIL", "alembic", "asyncpg", "jinja2", "httpx", "aiohttp")
-PARTS = ("vidgate.client",)
-"""Packages of vidgate itself that a gateway does not load."""
+PARTS = (
+    "vidgate.client",
+    "vidgate.store.memory",
+    *(
+        f"vidgate.dialects.{name}_outbound"
+        for name in ("dashscope", "runway", "luma", "fal", "replicate", "kling", "minimax", "veo")
+    ),
+)
+"""Parts of vidgate itself that a gateway does not load: the SDK, the in-memory store (on
+SQLite), and the wire formats of upstream providers it has none of."""
 
 SCRIPT = textwrap.dedent(
     """

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidgate.clock import utcnow
-from vidgate.dialects.fal_outbound import split_id
-from vidgate.dialects.replicate_outbound import ReplicateOutbound
 from vidgate.hosted_callbacks import callback_token, verify_fal, verify_standard
 from vidgate.models import Result, Status, Task, TaskError
 from vidgate.providers.upstream import UpstreamError, UpstreamProvider
@@ -194,6 +192,8 @@ class UpstreamCallbacks:
         headers: Mapping[str, str],
         body: bytes,
     ) -> Task | bool:
+        from vidgate.dialects.replicate_outbound import ReplicateOutbound  # its provider's
+
         dialect = provider.dialect
         assert isinstance(dialect, ReplicateOutbound)
 
@@ -235,6 +235,8 @@ class UpstreamCallbacks:
                 break
         else:
             return False
+        from vidgate.dialects.fal_outbound import split_id  # loaded with its provider
+
         _, request_id = split_id(upstream_id)
         if headers.get("x-fal-webhook-request-id") != request_id:
             return False

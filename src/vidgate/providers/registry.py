@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vidgate.dialects import (
-    dashscope_outbound,
-    fal_outbound,
-    kik,
-    kling_outbound,
-    luma_outbound,
-    minimax_outbound,
-    native,
-    nebula,
-    openai,
-    replicate_outbound,
-    runway_outbound,
-    veo_outbound,
-)
 from vidgate.dialects.outbound import Outbound
 from vidgate.netguard import GuardedFetcher
 from vidgate.providers.base import Provider, ProviderLimits
@@ -27,27 +14,31 @@ from vidgate.providers.local.provider import LocalProvider
 from vidgate.providers.upstream import UpstreamProvider
 from vidgate.settings import ProviderConfig, ProvidersFile
 
-__all__ = ["DIALECTS", "Providers", "dialect_of"]
+__all__ = ["DIALECT_MODULES", "Providers", "dialect_of"]
 
-DIALECTS: dict[str, Outbound] = {
-    "dashscope": dashscope_outbound.OUTBOUND,
-    "openai": openai.OUTBOUND,
-    "native": native.OUTBOUND,
-    "kik": kik.OUTBOUND,
-    "nebula": nebula.OUTBOUND,
-    "runway": runway_outbound.OUTBOUND,
-    "luma": luma_outbound.OUTBOUND,
-    "fal": fal_outbound.OUTBOUND,
-    "replicate": replicate_outbound.OUTBOUND,
-    "kling": kling_outbound.OUTBOUND,
-    "minimax": minimax_outbound.OUTBOUND,
-    "veo": veo_outbound.OUTBOUND,
+DIALECT_MODULES: dict[str, str] = {
+    "dashscope": "vidgate.dialects.dashscope_outbound",
+    "openai": "vidgate.dialects.openai",
+    "native": "vidgate.dialects.native",
+    "kik": "vidgate.dialects.kik",
+    "nebula": "vidgate.dialects.nebula",
+    "runway": "vidgate.dialects.runway_outbound",
+    "luma": "vidgate.dialects.luma_outbound",
+    "fal": "vidgate.dialects.fal_outbound",
+    "replicate": "vidgate.dialects.replicate_outbound",
+    "kling": "vidgate.dialects.kling_outbound",
+    "minimax": "vidgate.dialects.minimax_outbound",
+    "veo": "vidgate.dialects.veo_outbound",
 }
-"""The dialect an upstream speaks, by its kind; relays by their `dialect` setting."""
+"""The module of the dialect an upstream speaks (its `OUTBOUND`), by its kind; relays by their
+`dialect` setting. Each is imported when a provider speaks it: a process loads only the wire
+formats of its own providers."""
 
 
 def dialect_of(config: ProviderConfig) -> Outbound:
-    return DIALECTS[config.dialect if config.kind == "relay" else config.kind]
+    module = DIALECT_MODULES[config.dialect if config.kind == "relay" else config.kind]
+    outbound: Outbound = importlib.import_module(module).OUTBOUND
+    return outbound
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Durable state behind one interface: SQL (SQLite or PostgreSQL) or in memory."""
 
+from typing import TYPE_CHECKING
+
 from vidgate.store.base import (
     QuotaShort,
     Store,
@@ -7,8 +9,10 @@ from vidgate.store.base import (
     StoreUnavailable,
     SubmitRateLimited,
 )
-from vidgate.store.memory import MemoryStore
 from vidgate.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from vidgate.store.memory import MemoryStore
 
 __all__ = [
     "MemoryStore",
@@ -27,5 +31,15 @@ MEMORY_URL = "memory://"
 def open_store(url: str) -> Store:
     """The store for a database URL: ``memory://`` keeps everything in this process."""
     if url == MEMORY_URL or url.startswith(MEMORY_URL):
+        from vidgate.store.memory import MemoryStore
+
         return MemoryStore()
     return SqlStore(url)
+
+
+def __getattr__(name: str) -> object:
+    if name == "MemoryStore":  # imported on first use: a SQL process never needs it
+        from vidgate.store.memory import MemoryStore
+
+        return MemoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
