@@ -65,11 +65,11 @@ def _docstrings_in(path: str) -> dict[str, str]:
     """The docstrings of every class (by qualified name) and function (by the line its code
     starts on: its first decorator's, else its `def`) in the source file at `path`."""
     try:
-        source = Path(path).read_text(encoding="utf-8")
-    except OSError:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
+    except (OSError, ValueError, SyntaxError):  # no source, or not Python source
         return {}
     found: dict[str, str] = {}
-    _collect(ast.parse(source, path).body, "", found)
+    _collect(tree.body, "", found)
     return found
 
 
