@@ -4,6 +4,7 @@ listing fails, and is not made where polling each task costs fewer calls."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -86,3 +87,28 @@ def test_polls_that_cost_fewer_calls_than_a_sweep_go_without_one(
         assert wait_terminal(api, task_id)["status"] == "completed"
     assert fake.counters.calls("query") > 0
     assert fake.counters.calls("list") == 0
+
+
+def test_polls_the_sweeps_put_off_come_back_when_the_listing_fails(
+    fakes: Fakes, fronted: Fronted
+) -> None:
+    """A spared poll is put off to `max_poll_interval`; once the listing fails just before the
+    tasks end, each task is polled on its own one-second schedule again, not that late."""
+    fake = fakes("dashscope", **_fake_options())
+    schedule = {**OWN_SCHEDULE, "max_poll_interval": 5.0}
+    gateway = fronted({"ds": (fake, schedule)}, {"default": ["ds"]})
+    count = 16
+    with gateway.client(gateway.make_key()) as api:
+        ids = [api.post("/v1/tasks", json=SMALL).json()["task_id"] for _ in range(count)]
+        first_end = min(task.due_at for task in fake.tasks.values())
+        time.sleep(max(0.0, first_end - 0.5 - time.time()))
+        listings_before_the_failure = fake.counters.calls("list")
+        fake.faults.routes = frozenset({"list"})
+        fake.faults.error_rate = 1.0
+        finals = [wait_terminal(api, task_id, timeout=60) for task_id in ids]
+    assert listings_before_the_failure > 0
+    assert [f["status"] for f in finals] == ["completed"] * count
+    ends = sorted(task.due_at for task in fake.tasks.values())
+    done = sorted(datetime.fromisoformat(f["finished_at"]).timestamp() for f in finals)
+    lags = [finished - end for finished, end in zip(done, ends, strict=True)]
+    assert max(lags) < OWN_SCHEDULE["poll_interval"] + 1.0, lags  # type: ignore[operator]

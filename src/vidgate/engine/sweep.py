@@ -8,8 +8,10 @@ the listing does not show) and is polled at once, which fetches its result.
 
 Polling stays the safety net. A due poll is spared only while the latest sweep is fresh and
 comes round sooner than the task's own next poll would, so the detection lag never grows; when
-sweeps fail or stop, every task is polled on its own schedule again. A sweep runs only when it
-costs fewer calls than the polls it answers, and takes at most half the provider's call rate.
+sweeps fail or stop, every task is polled on its own schedule again: a task the sweeps no
+longer vouch for has its poll brought back to where its own schedule would have put it, counted
+from the last sweep that listed it. A sweep runs only when it costs fewer calls than the polls it
+answers, and takes at most half the provider's call rate.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ FRESH_SLACK = 1.5
 
 
 @dataclass(frozen=True)
+class Listed:
+    """A task as the latest sweep that listed it unfinished saw it."""
+
+    ref: UpstreamTaskRef
+    started: float
+    """The sweep's start on the sweeper's clock."""
+    at: datetime
+    """The sweep's start in wall-clock time."""
+    word: str
+    """The status word it was listed under."""
+
+
+@dataclass(frozen=True)
 class Sweep:
     """What one sweep did."""
 
@@ -75,9 +90,10 @@ class UpstreamSweeper:
         """Seconds from the start of one sweep to the start of the next, measured."""
         self.duration = 0.0
         """Seconds the latest sweep took, listing and all."""
-        self._seen: dict[str, tuple[float, str]] = {}
-        """Upstream id → start of the latest sweep that listed it unfinished, and the status
-        word it was listed under."""
+        self._seen: dict[str, Listed] = {}
+        """Upstream id → the latest sweep that listed it unfinished."""
+        self._released: dict[str, Listed] = {}
+        """Tasks no longer vouched for whose polls are still to be brought back."""
         self._expedited: dict[str, float] = {}
         self._last_start: float | None = None
 
@@ -99,9 +115,8 @@ class UpstreamSweeper:
         seen = self._seen.get(upstream_id)
         if seen is None or own_delay < self.reach:
             return None
-        started, word = seen
-        fresh = self.clock() - started <= self.period * FRESH_SLACK + self.duration
-        return word if fresh else None
+        fresh = self.clock() - seen.started <= self.period * FRESH_SLACK + self.duration
+        return seen.word if fresh else None
 
     async def run(self) -> None:
         """Sweep for ever: every `sweep_interval`, or slower where the call rate needs it,
@@ -121,6 +136,7 @@ class UpstreamSweeper:
             upstream_swept(self.provider.name, sweep.outcome)
             if sweep.outcome != "listed":
                 self._forget()
+            await self._bring_back()
             failures = failures + 1 if sweep.outcome == "failed" else 0
             rate = self.provider.config.requests_per_second * RATE_SHARE
             wait = max(self.interval, sweep.calls / rate)
@@ -129,6 +145,7 @@ class UpstreamSweeper:
             await asyncio.sleep(max(0.0, wait - (self.clock() - started)))
 
     def _forget(self) -> None:
+        self._released.update(self._seen)
         self._seen.clear()
         self._last_start = None
         self.period = self.interval
@@ -154,17 +171,21 @@ class UpstreamSweeper:
             for ref in group:
                 word = listing.ids.get(ref.upstream_id)
                 if word is not None:
-                    self._seen[ref.upstream_id] = (start, word)
-                else:
-                    self._seen.pop(ref.upstream_id, None)
-                    if listing.complete:
-                        ended.append(ref)
+                    self._seen[ref.upstream_id] = Listed(ref, start, now, word)
+                    self._released.pop(ref.upstream_id, None)
+                    continue
+                unlisted = self._seen.pop(ref.upstream_id, None)
+                if listing.complete:
+                    ended.append(ref)
+                elif unlisted is not None:
+                    self._released[ref.upstream_id] = unlisted
         if self._last_start is not None:
             self.period = max(self.interval, start - self._last_start)
         self._last_start = start
         self.duration = self.clock() - start
         running = {ref.upstream_id for ref in refs}
         self._seen = {k: v for k, v in self._seen.items() if k in running}
+        self._released = {k: v for k, v in self._released.items() if k in running}
         self._expedited = {k: v for k, v in self._expedited.items() if k in running}
         if await self._bring_forward(ended, now):
             self.wake_polls()
@@ -203,6 +224,24 @@ class UpstreamSweeper:
             max_interval=config.max_poll_interval,
             jitter=0.0,
         )
+
+    async def _bring_back(self) -> None:
+        """Put the poll of each task the sweeps stopped vouching for no later than its own
+        schedule would have: one gap after the last sweep that listed it (a spared poll was
+        put further off than that). Kept for the next round while the store is out."""
+        now = utcnow()
+        woken = False
+        for upstream_id, listed in list(self._released.items()):
+            due = listed.at + timedelta(seconds=self._own_delay(listed.ref, listed.at))
+            try:
+                moved = await self.store.expedite_poll(listed.ref.task_id, max(due, now))
+                woken = woken or (moved and due <= now)
+            except StoreUnavailable as exc:
+                log.info("bringing back %s's polls: %s", self.provider.name, exc)
+                break
+            del self._released[upstream_id]
+        if woken:
+            self.wake_polls()
 
     async def _bring_forward(self, ended: list[UpstreamTaskRef], now: datetime) -> int:
         """Make the polls of tasks missing from the listing due now; a task missing again
